@@ -1,0 +1,1 @@
+"""Subcommands of the ``otel-carbon`` CLI (see ``otel_carbon.cli``)."""

@@ -1,0 +1,179 @@
+"""``otel-carbon demo``: a sample GenAI workload through the real OpenTelemetry pipeline.
+
+No API key and no network: each call of the built-in workload becomes a span
+shaped like a GenAI client instrumentation's, goes TracerProvider →
+CarbonSpanProcessor → exporter, and the enriched spans are summed into a
+carbon line-item table.  With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the spans
+and carbon metrics are also exported over OTLP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, SynchronousMultiSpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from otel_carbon import semconv as sc
+from otel_carbon.config import CarbonSettings, ConfigError
+from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
+
+
+@dataclass(frozen=True)
+class SampleCall:
+    """One call of the built-in workload (token counts as a GenAI instrumentation reports them)."""
+
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    server_address: str = ""
+    operation: str = "chat"
+    feature: str = "chat"
+
+
+#: A small product's day in miniature: chat, a cached system prompt, a reasoning
+#: call, embeddings for retrieval, a local model on this machine.
+WORKLOAD: tuple[SampleCall, ...] = (
+    SampleCall("openai", "gpt-4o-mini", 1200, 250, server_address="api.openai.com"),
+    SampleCall("openai", "gpt-4o-mini", 1200, 310, cached_input_tokens=1024, server_address="api.openai.com"),
+    SampleCall("openai", "gpt-4o", 3000, 600, server_address="api.openai.com", feature="summarise"),
+    SampleCall("openai", "o4-mini", 800, 2400, reasoning_tokens=1900, server_address="api.openai.com", feature="plan"),
+    SampleCall("openai", "text-embedding-3-small", 8000, 0, server_address="api.openai.com", operation="embeddings", feature="search"),
+    SampleCall("anthropic", "claude-sonnet-4-5", 5000, 700, cached_input_tokens=4000, server_address="api.anthropic.com"),
+    SampleCall("anthropic", "claude-haiku-4-5", 900, 150, server_address="api.anthropic.com", feature="classify"),
+    SampleCall("gcp.gemini", "gemini-2.5-flash", 2000, 400, server_address="generativelanguage.googleapis.com"),
+    SampleCall("mistral_ai", "mistral-large-latest", 1500, 500, server_address="api.mistral.ai", feature="summarise"),
+    SampleCall("ollama", "llama3.1:8b", 600, 200, server_address="localhost", feature="classify"),
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("demo", help="run a sample GenAI workload and print its carbon line items")
+    parser.add_argument("--zone", default=None, help="grid zone of this machine (default: OTEL_CARBON_ZONE, else DE)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the workload this many times (1-1000)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.repeat <= 1000:
+        print("otel-carbon demo: error: --repeat must be between 1 and 1000", file=sys.stderr)
+        return 2
+    try:
+        settings = CarbonSettings.from_env(
+            zone=args.zone or os.environ.get("OTEL_CARBON_ZONE") or "DE", dimensions=("app.feature",)
+        )
+    except ConfigError as exc:
+        print(f"otel-carbon demo: error: {exc}", file=sys.stderr)
+        return 2
+    spans = run_workload(WORKLOAD * args.repeat, settings)
+    print(render_table(line_items(spans)))
+    return 0
+
+
+def run_workload(calls: Iterable[SampleCall], settings: CarbonSettings) -> Sequence[ReadableSpan]:
+    """Emit one span per call through TracerProvider → CarbonSpanProcessor → exporters."""
+    memory = InMemorySpanExporter()
+    export: list[SpanProcessor] = [SimpleSpanProcessor(memory)]
+    readers: list[MetricReader] = [InMemoryMetricReader()]
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        from otel_carbon.sdk_setup import otlp_metric_exporter, otlp_span_exporter
+
+        export.append(BatchSpanProcessor(otlp_span_exporter()))
+        readers.append(PeriodicExportingMetricReader(otlp_metric_exporter()))
+    resource = Resource.create({sc.SERVICE_NAME: "otel-carbon-demo"})
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    tracer_provider = TracerProvider(resource=resource)
+    exporters = SynchronousMultiSpanProcessor()
+    for processor in export:
+        exporters.add_span_processor(processor)
+    tracer_provider.add_span_processor(
+        CarbonSpanProcessor(exporters, context=EnrichmentContext(settings=settings), meter_provider=meter_provider)
+    )
+    tracer = tracer_provider.get_tracer("otel_carbon.demo")
+    for call in calls:
+        with tracer.start_as_current_span(f"{call.operation} {call.model}", kind=SpanKind.CLIENT) as span:
+            span.set_attributes(_attributes(call))
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+    return memory.get_finished_spans()
+
+
+def _attributes(call: SampleCall) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: call.operation,
+        sc.GEN_AI_PROVIDER_NAME: call.provider,
+        sc.GEN_AI_REQUEST_MODEL: call.model,
+        sc.GEN_AI_USAGE_INPUT_TOKENS: call.input_tokens,
+        sc.SERVER_ADDRESS: call.server_address,
+        "app.feature": call.feature,
+    }
+    if call.operation != "embeddings":
+        attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = call.output_tokens
+    if call.cached_input_tokens:
+        attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = call.cached_input_tokens
+    if call.reasoning_tokens:
+        attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
+    return attributes
+
+
+@dataclass
+class LineItem:
+    """Totals of one (model, zone): requests, tokens, energy (J), carbon (g CO2e), cost (USD)."""
+
+    requests: int = 0
+    tokens: int = 0
+    energy_j: float = 0.0
+    carbon_g: float = 0.0
+    cost_usd: float = 0.0
+
+
+def line_items(spans: Iterable[ReadableSpan]) -> dict[tuple[str, str], LineItem]:
+    """Sum enriched spans per (model, zone)."""
+    items: dict[tuple[str, str], LineItem] = defaultdict(LineItem)
+    for span in spans:
+        attrs = span.attributes or {}
+        if sc.SCI_CARBON not in attrs:
+            continue
+        item = items[(str(attrs.get(sc.GEN_AI_REQUEST_MODEL)), str(attrs[sc.SCI_INTENSITY_ZONE]))]
+        item.requests += 1
+        item.tokens += int(attrs.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0)) + int(attrs.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
+        item.energy_j += float(attrs[sc.SCI_ENERGY])
+        item.carbon_g += float(attrs[sc.SCI_CARBON])
+        item.cost_usd += float(attrs.get(sc.GEN_AI_USAGE_COST, 0.0))
+    return dict(items)
+
+
+def render_table(items: dict[tuple[str, str], LineItem]) -> str:
+    """A fixed-width carbon line-item table with a total row."""
+    header = f"{'model':<24} {'zone':<12} {'requests':>8} {'tokens':>9} {'energy Wh':>10} {'g CO2e':>9} {'cost USD':>9}"
+    lines = [header, "-" * len(header)]
+    total = LineItem()
+    for (model, zone), item in sorted(items.items(), key=lambda kv: -kv[1].carbon_g):
+        lines.append(_row(model, zone, item))
+        total.requests += item.requests
+        total.tokens += item.tokens
+        total.energy_j += item.energy_j
+        total.carbon_g += item.carbon_g
+        total.cost_usd += item.cost_usd
+    lines += ["-" * len(header), _row("total", "", total)]
+    return "\n".join(lines)
+
+
+def _row(model: str, zone: str, item: LineItem) -> str:
+    return (
+        f"{model:<24} {zone:<12} {item.requests:>8} {item.tokens:>9} "
+        f"{item.energy_j / 3600:>10.4f} {item.carbon_g:>9.4f} {item.cost_usd:>9.4f}"
+    )

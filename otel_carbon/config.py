@@ -1,0 +1,172 @@
+"""Settings: from ``configure()`` arguments, else ``OTEL_CARBON_*`` environment variables.
+
+A bad value fails at start-up with :class:`ConfigError`, whose message names the
+variable and the accepted values — never later, on the hot path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Mapping, TypeVar
+
+from otel_carbon.sci import Boundary, FunctionalUnit
+
+T = TypeVar("T")
+
+ENV_PREFIX = "OTEL_CARBON_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value otel-carbon cannot use."""
+
+
+@dataclass(frozen=True)
+class CarbonSettings:
+    """Everything the enrichment needs to know that is not on the span.
+
+    Zones are grid zones as used by ``data/grid_intensity.csv`` (ISO 3166-1
+    alpha-2 country codes, or ``WORLD``) or provider zone keys.
+    """
+
+    #: Grid zone where this process runs (local inference, measured energy).
+    zone: str | None = None
+    #: Grid zone per GenAI provider for remote API calls, e.g. ``{"openai": "US"}``.
+    #: Unset providers use the catalogue's serving zone, then ``remote_zone``.
+    provider_zones: Mapping[str, str] = field(default_factory=dict)
+    #: Zone for remote calls whose provider has no known serving zone.
+    remote_zone: str = "US"
+    boundary: Boundary = Boundary.COMPREHENSIVE
+    functional_unit: FunctionalUnit = FunctionalUnit.REQUEST
+    #: Host CPU+DRAM joules per accelerator joule, when host energy is not measured.
+    #: Default 0.25/0.58 from Google's measured median-prompt split (Elsworth et al. 2025).
+    host_ratio: float = 0.25 / 0.58
+    #: Idle fleet share of active IT energy for remote providers: 0.10/(0.58+0.25).
+    idle_share: float = 0.10 / (0.58 + 0.25)
+    #: Idle share applied to locally measured energy (a configured fraction; 0 = none).
+    local_idle_share: float = 0.0
+    #: PUE of the site where local inference runs.
+    local_pue: float = 1.0
+    #: Expected lifespan of servers and accelerators for embodied carbon, years.
+    lifespan_years: float = 4.0
+    #: Span attribute / resource / baggage keys copied onto the carbon metrics.
+    dimensions: tuple[str, ...] = ()
+    #: Record ``gen_ai.usage.cost`` (USD) from catalogue prices.
+    record_cost: bool = True
+    #: Emit the carbon metrics (counters, histogram, gauge).
+    metrics: bool = True
+
+    def __post_init__(self) -> None:
+        _check_range("host_ratio", self.host_ratio, 0.0, 100.0)
+        _check_range("idle_share", self.idle_share, 0.0, 10.0)
+        _check_range("local_idle_share", self.local_idle_share, 0.0, 10.0)
+        _check_range("local_pue", self.local_pue, 1.0, 5.0)
+        _check_range("lifespan_years", self.lifespan_years, 0.1, 50.0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CarbonSettings:
+        """Settings from ``OTEL_CARBON_*`` variables; keyword ``overrides`` win.
+
+        Raises :class:`ConfigError` naming the variable for a bad value.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _PARSERS[f.name](name, raw.strip())
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if isinstance(value, str) and key in _COERCED_FROM_STRING:
+                value = _PARSERS[key](key, value)
+            values[key] = tuple(value) if key == "dimensions" else value
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def with_changes(self, **changes: Any) -> CarbonSettings:
+        return replace(self, **changes)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not (low <= value <= high):
+        raise ConfigError(
+            f"{ENV_PREFIX}{name.upper()} / {name}={value!r}: expected a number in [{low}, {high}]"
+        )
+
+
+def _parse_enum(enum_type: type[T]) -> Callable[[str, str], T]:
+    def parse(name: str, raw: str) -> T:
+        try:
+            return enum_type(raw.lower())  # type: ignore[call-arg]
+        except ValueError:
+            accepted = ", ".join(m.value for m in enum_type)  # type: ignore[attr-defined]
+            raise ConfigError(f"{name}={raw!r}: expected one of {accepted}") from None
+
+    return parse
+
+
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected one of true, false")
+
+
+def _parse_zone(name: str, raw: str) -> str:
+    if not raw.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{name}={raw!r}: expected a zone key such as FR, US-CAL-CISO or WORLD")
+    return raw
+
+
+def _parse_mapping(name: str, raw: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name}={raw!r}: expected provider=ZONE pairs separated by commas")
+        result[key.strip()] = _parse_zone(name, value.strip())
+    return result
+
+
+def _parse_keys(name: str, raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys:
+        raise ConfigError(f"{name}={raw!r}: expected attribute keys separated by commas")
+    return keys
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "zone": _parse_zone,
+    "provider_zones": _parse_mapping,
+    "remote_zone": _parse_zone,
+    "boundary": _parse_enum(Boundary),
+    "functional_unit": _parse_enum(FunctionalUnit),
+    "host_ratio": _parse_float,
+    "idle_share": _parse_float,
+    "local_idle_share": _parse_float,
+    "local_pue": _parse_float,
+    "lifespan_years": _parse_float,
+    "dimensions": _parse_keys,
+    "record_cost": _parse_bool,
+    "metrics": _parse_bool,
+}
+
+#: Fields whose ``configure()`` argument may also be given as its string form.
+_COERCED_FROM_STRING = frozenset({"boundary", "functional_unit", "provider_zones", "dimensions"})

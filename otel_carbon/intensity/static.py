@@ -1,0 +1,64 @@
+"""Shipped annual grid intensity per country (``data/grid_intensity.csv``).
+
+Values are annual location-based averages (Our World in Data / Ember, CC BY 4.0;
+see ``data/SOURCES.md``).  A zone the table does not hold answers with a
+coarser zone it does hold — ``US-CAL-CISO`` → ``US`` — and finally ``WORLD``,
+flagged as a fallback.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Mapping
+
+from otel_carbon.intensity.reading import IntensityReading
+
+WORLD = "WORLD"
+SOURCE = "static"
+
+
+class StaticIntensity:
+    """Lookup over a fixed table of gCO2e/kWh per zone; never blocks, never raises."""
+
+    def __init__(self, table: Mapping[str, float], source: str = SOURCE) -> None:
+        if WORLD not in table:
+            raise ValueError("the static intensity table must hold a WORLD row")
+        self._table = {zone.upper(): float(value) for zone, value in table.items()}
+        self._source = source
+        self._readings: dict[str, IntensityReading] = {}
+
+    @classmethod
+    def shipped(cls) -> StaticIntensity:
+        return _shipped()
+
+    def __contains__(self, zone: str) -> bool:
+        return zone.upper() in self._table
+
+    def zones(self) -> Iterable[str]:
+        return self._table.keys()
+
+    def lookup(self, zone: str) -> IntensityReading:
+        reading = self._readings.get(zone)
+        if reading is None:
+            reading = self._resolve(zone)
+            if len(self._readings) < 4096:
+                self._readings[zone] = reading
+        return reading
+
+    def _resolve(self, zone: str) -> IntensityReading:
+        key = zone.upper()
+        while key:
+            if key in self._table:
+                return IntensityReading(key, self._table[key], self._source, fallback=key != zone.upper())
+            key = key.rpartition("-")[0]
+        return IntensityReading(WORLD, self._table[WORLD], self._source, fallback=True)
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> StaticIntensity:
+    path = resources.files("otel_carbon").joinpath("data", "grid_intensity.csv")
+    with path.open("r", encoding="utf-8", newline="") as fh:
+        table = {row["zone"]: float(row["g_co2e_per_kwh"]) for row in csv.DictReader(fh)}
+    return StaticIntensity(table)

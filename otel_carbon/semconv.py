@@ -1,0 +1,179 @@
+"""Every attribute and metric name otel-carbon reads or writes, in one place.
+
+The OpenTelemetry GenAI conventions are still in development and have renamed
+attributes more than once; peer instrumentations emit different generations of
+them.  Readers therefore take a *tuple* of candidate names, newest first
+(see :func:`first_present`).  Our own carbon names (``sci.*``) have no upstream
+convention yet; ``docs/semantic-conventions.md`` documents each one.
+
+Units: energy in joules (J), carbon in grams CO2-equivalent (g CO2e), grid
+intensity in gCO2e/kWh, cost in USD.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Mapping, Sequence
+
+# --- GenAI conventions: request / response --------------------------------
+
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_SYSTEM: Final = "gen_ai.system"  # deprecated name of provider
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+
+# --- GenAI conventions: token usage -------------------------------------
+
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"  # old name
+GEN_AI_USAGE_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"  # old name
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"  # USD; the name OpenLIT and LiteLLM emit
+
+# Candidate names per fact, newest first.  OpenLLMetry writes
+# ``gen_ai.usage.cache_read_input_tokens`` / ``..._creation_input_tokens``;
+# older OpenLIT writes ``gen_ai.usage.reasoning_tokens``.
+PROVIDER_KEYS: Final = (GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM)
+MODEL_KEYS: Final = (GEN_AI_RESPONSE_MODEL, GEN_AI_REQUEST_MODEL)
+INPUT_TOKEN_KEYS: Final = (GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_USAGE_PROMPT_TOKENS)
+OUTPUT_TOKEN_KEYS: Final = (GEN_AI_USAGE_OUTPUT_TOKENS, GEN_AI_USAGE_COMPLETION_TOKENS)
+CACHE_READ_KEYS: Final = (
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    "gen_ai.usage.cache_read_input_tokens",
+)
+CACHE_WRITE_KEYS: Final = (
+    GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    "gen_ai.usage.cache_creation_input_tokens",
+)
+REASONING_KEYS: Final = (
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    "gen_ai.usage.reasoning_tokens",
+    "gen_ai.usage.completion_tokens_details.reasoning_tokens",
+)
+#: A span is a GenAI inference span when it names a provider or a model.
+GENAI_MARKER_KEYS: Final = PROVIDER_KEYS + MODEL_KEYS + (GEN_AI_OPERATION_NAME,)
+
+# Operations that never burn inference energy on their own.
+NON_INFERENCE_OPERATIONS: Final = frozenset(
+    {"execute_tool", "invoke_agent", "invoke_workflow", "create_agent", "fetch_response"}
+)
+
+# --- Resource attributes -------------------------------------------------
+
+CLOUD_PROVIDER: Final = "cloud.provider"
+CLOUD_REGION: Final = "cloud.region"
+SERVICE_NAME: Final = "service.name"
+
+# --- Our carbon attributes (sci.*) ---------------------------------------
+
+SCI_ENERGY: Final = "sci.energy"  # J, total inside the boundary (mid)
+SCI_ENERGY_LOW: Final = "sci.energy.low"  # J
+SCI_ENERGY_HIGH: Final = "sci.energy.high"  # J
+SCI_ENERGY_ACCELERATOR: Final = "sci.energy.accelerator"  # J
+SCI_ENERGY_HOST: Final = "sci.energy.host"  # J
+SCI_ENERGY_IDLE: Final = "sci.energy.idle"  # J
+SCI_ENERGY_OVERHEAD: Final = "sci.energy.overhead"  # J, the PUE share
+SCI_ENERGY_METHOD: Final = "sci.energy.method"  # measured | estimated
+SCI_BOUNDARY: Final = "sci.boundary"  # accelerator | comprehensive
+SCI_INTENSITY: Final = "sci.intensity"  # gCO2e/kWh
+SCI_INTENSITY_ZONE: Final = "sci.intensity.zone"
+SCI_INTENSITY_SOURCE: Final = "sci.intensity.source"
+SCI_INTENSITY_OBSERVED_AT: Final = "sci.intensity.observed_at"  # RFC 3339 UTC
+SCI_INTENSITY_FALLBACK: Final = "sci.intensity.fallback"  # bool
+SCI_OPERATIONAL: Final = "sci.operational"  # g CO2e
+SCI_EMBODIED: Final = "sci.embodied"  # g CO2e
+SCI_CARBON: Final = "sci.carbon"  # g CO2e, operational + embodied (mid)
+SCI_CARBON_LOW: Final = "sci.carbon.low"
+SCI_CARBON_HIGH: Final = "sci.carbon.high"
+SCI_FUNCTIONAL_UNIT: Final = "sci.functional_unit"  # request | 1k_tokens
+SCI_SCORE: Final = "sci.score"  # g CO2e per functional unit
+SCI_MODEL_MATCH: Final = "sci.model.match"  # exact | pattern | default
+SCI_MODEL_CLASS: Final = "sci.model.class"  # catalogue entry or fallback class
+
+# Written by our instrumentation when a measurement window covered the call
+# (issue: measured device energy).  Enrichment prefers these over estimation.
+SCI_MEASURED_ACCELERATOR: Final = "sci.measured.accelerator"  # J
+SCI_MEASURED_HOST: Final = "sci.measured.host"  # J
+SCI_MEASURED_DURATION: Final = "sci.measured.duration"  # s
+SCI_MEASURED_DEVICES: Final = "sci.measured.devices"  # string[] of hw.id
+SCI_MEASURED_SOURCE: Final = "sci.measured.source"  # e.g. "nvml.counter+rapl"
+
+#: Every attribute enrichment writes; a span carrying SCI_CARBON is left alone.
+SCI_OUTPUT_KEYS: Final = (
+    SCI_ENERGY,
+    SCI_ENERGY_LOW,
+    SCI_ENERGY_HIGH,
+    SCI_ENERGY_ACCELERATOR,
+    SCI_ENERGY_HOST,
+    SCI_ENERGY_IDLE,
+    SCI_ENERGY_OVERHEAD,
+    SCI_ENERGY_METHOD,
+    SCI_BOUNDARY,
+    SCI_INTENSITY,
+    SCI_INTENSITY_ZONE,
+    SCI_INTENSITY_SOURCE,
+    SCI_INTENSITY_OBSERVED_AT,
+    SCI_INTENSITY_FALLBACK,
+    SCI_OPERATIONAL,
+    SCI_EMBODIED,
+    SCI_CARBON,
+    SCI_CARBON_LOW,
+    SCI_CARBON_HIGH,
+    SCI_FUNCTIONAL_UNIT,
+    SCI_SCORE,
+    SCI_MODEL_MATCH,
+    SCI_MODEL_CLASS,
+    GEN_AI_USAGE_COST,
+)
+
+# --- Metric names ----------------------------------------------------------
+
+METRIC_CARBON: Final = "sci.carbon"  # counter, g
+METRIC_ENERGY: Final = "sci.energy"  # counter, J
+METRIC_CARBON_PER_REQUEST: Final = "sci.carbon.request"  # histogram, g
+METRIC_INTENSITY: Final = "sci.intensity"  # gauge, gCO2e/kWh per zone
+METRIC_COST: Final = "gen_ai.usage.cost"  # counter, USD (the name OpenLIT uses)
+METRIC_TOKENS: Final = "sci.tokens"  # counter, {token}, by direction
+METRIC_HW_ENERGY: Final = "hw.energy"  # counter, J (OTel hardware conventions)
+METRIC_HW_POWER: Final = "hw.power"  # gauge, W
+
+# Metric dimension names.
+DIM_PROVIDER: Final = GEN_AI_PROVIDER_NAME
+DIM_MODEL: Final = "gen_ai.request.model"
+DIM_ZONE: Final = SCI_INTENSITY_ZONE
+DIM_METHOD: Final = SCI_ENERGY_METHOD
+DIM_TOKEN_TYPE: Final = "gen_ai.token.type"
+HW_ID: Final = "hw.id"
+HW_TYPE: Final = "hw.type"
+HW_NAME: Final = "hw.name"
+
+
+def first_present(attributes: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    """Return the value of the first name in ``keys`` present in ``attributes``.
+
+    ``None`` when none is present.  Used with the candidate tuples above so
+    that old and new GenAI names are read the same way everywhere.
+    """
+    for key in keys:
+        value = attributes.get(key)
+        if value is not None:
+            return value
+    return None

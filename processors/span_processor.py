@@ -1,0 +1,170 @@
+"""``CarbonSpanProcessor``: wraps the export processor and hands it carbon-enriched spans.
+
+In SDK ≥ 1.43 a span is frozen before any processor's ``on_end`` runs, so the
+carbon attributes cannot be written onto it.  Instead this processor sits in
+front of the export processor::
+
+    provider.add_span_processor(CarbonSpanProcessor(BatchSpanProcessor(exporter)))
+
+and passes it a ``ReadableSpan`` copy carrying the extra ``sci.*`` attributes.
+Spans that are not GenAI calls are passed through untouched.  Nothing here
+raises into the application: a failure is logged once and the original span
+is exported as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Mapping
+
+from opentelemetry import baggage as baggage_api
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.util import BoundedList
+from opentelemetry.util.types import Attributes
+
+from otel_carbon._log import log_once
+from otel_carbon.config import CarbonSettings
+from otel_carbon.processors.enrich import (
+    EnrichmentContext,
+    carbon_attributes,
+    needs_enrichment,
+    token_usage,
+)
+from otel_carbon.processors.metrics import CarbonMetrics, metric_dimensions
+
+_logger = logging.getLogger(__name__)
+
+# Spans whose baggage is held between on_start and on_end; beyond this, the
+# oldest is forgotten (a span that never ends must not leak memory).
+_MAX_PENDING_BAGGAGE = 10_000
+
+
+class CarbonSpanProcessor(SpanProcessor):
+    """Enrich GenAI spans with energy and carbon, then forward them to ``span_processor``.
+
+    ``settings`` default to :meth:`CarbonSettings.from_env`; ``context`` lets a
+    caller share one catalogue and intensity cache between processors.
+    Carbon metrics go to ``meter_provider`` (default: the global one) unless
+    ``settings.metrics`` is false.
+    """
+
+    def __init__(
+        self,
+        span_processor: SpanProcessor,
+        *,
+        settings: CarbonSettings | None = None,
+        context: EnrichmentContext | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        if context is None:
+            context = EnrichmentContext(settings=settings or CarbonSettings.from_env())
+        self._inner = span_processor
+        self._context = context
+        self._dimension_keys = context.settings.dimensions
+        self._metrics = CarbonMetrics(meter_provider) if context.settings.metrics else None
+        self._baggage: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def span_processor(self) -> SpanProcessor:
+        """The wrapped export processor."""
+        return self._inner
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self._dimension_keys and self._metrics is not None:
+            self._capture_baggage(span, parent_context)
+        self._inner.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Span) -> None:
+        on_ending = getattr(self._inner, "_on_ending", None)
+        if on_ending is not None:
+            on_ending(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        baggage = self._pop_baggage(span) if self._baggage else None
+        if needs_enrichment(attributes):
+            span = self._enriched(span, attributes, baggage)
+        self._inner.on_end(span)
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def _enriched(
+        self, span: ReadableSpan, attributes: Mapping[str, Any], baggage: Mapping[str, Any] | None
+    ) -> ReadableSpan:
+        try:
+            resource = span.resource.attributes if span.resource else {}
+            carbon = carbon_attributes(attributes, resource, self._context)
+            if not carbon:
+                return span
+            if self._metrics is not None:
+                dims = metric_dimensions(attributes, carbon, resource, self._dimension_keys, baggage)
+                self._metrics.record(carbon, token_usage(attributes), dims)
+            return copy_with_attributes(span, carbon)
+        except Exception:  # never raise into the app: export the span as it was
+            log_once(_logger, "enrich", "otel-carbon could not enrich a span; exporting it unchanged", exc_info=True)
+            return span
+
+    def _capture_baggage(self, span: Span, parent_context: Context | None) -> None:
+        entries = baggage_api.get_all(parent_context)
+        wanted = {k: entries[k] for k in self._dimension_keys if k in entries}
+        if not wanted or span.context is None:
+            return
+        with self._lock:
+            if len(self._baggage) >= _MAX_PENDING_BAGGAGE:
+                self._baggage.pop(next(iter(self._baggage)))
+            self._baggage[span.context.span_id] = wanted
+
+    def _pop_baggage(self, span: ReadableSpan) -> dict[str, Any] | None:
+        if span.context is None:
+            return None
+        with self._lock:
+            return self._baggage.pop(span.context.span_id, None)
+
+
+def copy_with_attributes(span: ReadableSpan, extra: Attributes) -> ReadableSpan:
+    """A ``ReadableSpan`` equal to ``span`` with ``extra`` attributes merged in.
+
+    Keeps every field the exporters read, including the dropped counts of
+    attributes, events and links.
+    """
+    attributes = dict(span.attributes or {})
+    attributes.update(extra or {})
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_with_dropped_attributes(attributes, span.dropped_attributes),
+        events=_with_dropped(span.events, span.dropped_events),
+        links=_with_dropped(span.links, span.dropped_links),
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def _with_dropped(items: Any, dropped: int) -> Any:
+    if not dropped:
+        return items
+    bounded = BoundedList.from_seq(None, items)
+    bounded.dropped = dropped
+    return bounded
+
+
+def _with_dropped_attributes(attributes: dict[str, Any], dropped: int) -> Any:
+    if not dropped:
+        return attributes  # ReadableSpan exposes it read-only
+    bounded = BoundedAttributes(maxlen=None, attributes=attributes, immutable=True)
+    bounded.dropped = dropped
+    return bounded
