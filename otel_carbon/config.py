@@ -56,12 +56,54 @@ class CarbonSettings:
     #: Emit the carbon metrics (counters, histogram, gauge).
     metrics: bool = True
 
+    # --- live grid intensity (see docs/intensity.md) ---
+    #: Live providers in priority order (electricitymaps, watttime, carbonaware, neso);
+    #: empty = every provider whose key or URL is set.  ``none`` = static table only.
+    intensity_providers: tuple[str, ...] = ()
+    #: Zones refreshed from start-up (zones looked up later are added automatically).
+    intensity_zones: tuple[str, ...] = ()
+    #: Fetch forecasts where the plan allows (for ``best_window``).
+    intensity_forecast: bool = True
+    #: Refresh interval, s; default: each provider's data granularity (5 min to 1 h).
+    intensity_ttl_s: float | None = None
+    #: Per-request HTTP timeout, s.
+    intensity_timeout_s: float = 5.0
+    #: Refresh calls per provider per hour; default: each provider's own budget.
+    intensity_budget_per_hour: float | None = None
+    #: Cache file for a warm restart; default under the user cache dir; ``off`` disables.
+    intensity_cache_file: str | None = None
+    electricitymaps_api_key: str | None = field(default=None, repr=False)
+    electricitymaps_base_url: str = "https://api.electricitymaps.com"
+    electricitymaps_api_version: str = "v4"
+    #: ``lifecycle`` (the API default, LCA) or ``direct`` (combustion only).
+    electricitymaps_emission_factor: str = "lifecycle"
+    watttime_username: str | None = None
+    watttime_password: str | None = field(default=None, repr=False)
+    watttime_base_url: str = "https://api.watttime.org"
+    #: ``co2_moer`` (marginal) or ``co2_aoer`` (average).
+    watttime_signal: str = "co2_moer"
+    #: Zone → WattTime region, e.g. ``{"US-CAL-CISO": "CAISO_NORTH"}``.
+    watttime_regions: Mapping[str, str] = field(default_factory=dict)
+    neso_base_url: str = "https://api.carbonintensity.org.uk"
+    #: Base URL of a Carbon Aware SDK WebAPI (self-hosted); unset = not used.
+    carbonaware_url: str | None = None
+    #: Zone → Carbon Aware SDK location name, e.g. ``{"IE": "northeurope"}``.
+    carbonaware_locations: Mapping[str, str] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         _check_range("host_ratio", self.host_ratio, 0.0, 100.0)
         _check_range("idle_share", self.idle_share, 0.0, 10.0)
         _check_range("local_idle_share", self.local_idle_share, 0.0, 10.0)
         _check_range("local_pue", self.local_pue, 1.0, 5.0)
         _check_range("lifespan_years", self.lifespan_years, 0.1, 50.0)
+        _check_range("intensity_timeout_s", self.intensity_timeout_s, 0.1, 120.0)
+        if self.intensity_ttl_s is not None:
+            _check_range("intensity_ttl_s", self.intensity_ttl_s, 10.0, 86400.0)
+        if self.intensity_budget_per_hour is not None:
+            _check_range("intensity_budget_per_hour", self.intensity_budget_per_hour, 1.0, 100000.0)
+        _check_choice("electricitymaps_api_version", self.electricitymaps_api_version, ("v3", "v4"))
+        _check_choice("electricitymaps_emission_factor", self.electricitymaps_emission_factor, ("lifecycle", "direct"))
+        _check_choice("watttime_signal", self.watttime_signal, ("co2_moer", "co2_aoer"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CarbonSettings:
@@ -100,6 +142,21 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}{name.upper()} / {name}={value!r}: expected a number in [{low}, {high}]"
         )
+
+
+def _check_choice(name: str, value: str, accepted: tuple[str, ...]) -> None:
+    if value not in accepted:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()} / {name}={value!r}: expected one of {', '.join(accepted)}")
+
+
+def _parse_text(name: str, raw: str) -> str:
+    return raw
+
+
+def _parse_url(name: str, raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: expected an http:// or https:// URL")
+    return raw
 
 
 def _parse_enum(enum_type: type[T]) -> Callable[[str, str], T]:
@@ -166,7 +223,37 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "dimensions": _parse_keys,
     "record_cost": _parse_bool,
     "metrics": _parse_bool,
+    "intensity_providers": _parse_keys,
+    "intensity_zones": _parse_keys,
+    "intensity_forecast": _parse_bool,
+    "intensity_ttl_s": _parse_float,
+    "intensity_timeout_s": _parse_float,
+    "intensity_budget_per_hour": _parse_float,
+    "intensity_cache_file": _parse_text,
+    "electricitymaps_api_key": _parse_text,
+    "electricitymaps_base_url": _parse_url,
+    "electricitymaps_api_version": _parse_text,
+    "electricitymaps_emission_factor": _parse_text,
+    "watttime_username": _parse_text,
+    "watttime_password": _parse_text,
+    "watttime_base_url": _parse_url,
+    "watttime_signal": _parse_text,
+    "watttime_regions": _parse_mapping,
+    "neso_base_url": _parse_url,
+    "carbonaware_url": _parse_url,
+    "carbonaware_locations": _parse_mapping,
 }
 
 #: Fields whose ``configure()`` argument may also be given as its string form.
-_COERCED_FROM_STRING = frozenset({"boundary", "functional_unit", "provider_zones", "dimensions"})
+_COERCED_FROM_STRING = frozenset(
+    {
+        "boundary",
+        "functional_unit",
+        "provider_zones",
+        "dimensions",
+        "intensity_providers",
+        "intensity_zones",
+        "watttime_regions",
+        "carbonaware_locations",
+    }
+)

@@ -154,6 +154,11 @@ METRIC_COST: Final = "gen_ai.usage.cost"  # counter, USD (the name OpenLIT uses)
 METRIC_TOKENS: Final = "sci.tokens"  # counter, {token}, by direction
 METRIC_HW_ENERGY: Final = "hw.energy"  # counter, J (OTel hardware conventions)
 METRIC_HW_POWER: Final = "hw.power"  # gauge, W
+# Health of the live intensity cache (otel_carbon.intensity.health).
+METRIC_INTENSITY_AGE: Final = "sci.intensity.age"  # gauge, s, per zone + source
+METRIC_INTENSITY_REFRESHES: Final = "sci.intensity.refreshes"  # counter, {refresh}, per provider
+METRIC_INTENSITY_REFRESH_FAILURES: Final = "sci.intensity.refresh.failures"  # counter, per provider + error.type
+SCI_INTENSITY_PROVIDER: Final = "sci.intensity.provider"  # dimension of the health metrics
 
 # Metric dimension names.
 DIM_PROVIDER: Final = GEN_AI_PROVIDER_NAME

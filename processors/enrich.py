@@ -47,12 +47,22 @@ def needs_enrichment(attributes: Mapping[str, Any]) -> bool:
 
 
 def token_usage(attributes: Mapping[str, Any]) -> TokenUsage:
-    """Token counts from old or new GenAI names; garbage values count as 0."""
+    """Token counts from old or new GenAI names; garbage values count as 0.
+
+    The conventions count cached and cache-write tokens inside ``input``.  A
+    producer that copied Anthropic's raw ``input_tokens`` (which excludes
+    them) reports fewer input than cache tokens; those are added back.
+    """
+    input_tokens = _int(sc.first_present(attributes, sc.INPUT_TOKEN_KEYS))
+    cached = _int(sc.first_present(attributes, sc.CACHE_READ_KEYS))
+    cache_write = _int(sc.first_present(attributes, sc.CACHE_WRITE_KEYS))
+    if cached + cache_write > input_tokens:
+        input_tokens += cached + cache_write
     return TokenUsage(
-        input=_int(sc.first_present(attributes, sc.INPUT_TOKEN_KEYS)),
+        input=input_tokens,
         output=_int(sc.first_present(attributes, sc.OUTPUT_TOKEN_KEYS)),
-        cached_input=_int(sc.first_present(attributes, sc.CACHE_READ_KEYS)),
-        cache_write=_int(sc.first_present(attributes, sc.CACHE_WRITE_KEYS)),
+        cached_input=cached,
+        cache_write=cache_write,
         reasoning=_int(sc.first_present(attributes, sc.REASONING_KEYS)),
     )
 

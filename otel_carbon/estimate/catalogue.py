@@ -83,7 +83,6 @@ class ProviderSpec:
 @dataclass(frozen=True)
 class Accelerator:
     name: str
-    memory_gb: float
     tdp_w: float
     peak_bf16_flops: float
     embodied_kg: float
@@ -168,7 +167,7 @@ class Catalogue:
         server = hardware_doc["server"]
         self.hardware = Hardware(
             accelerators={
-                k: Accelerator(k, a["memory_gb"], a["tdp_w"], a["peak_bf16_flops"], a["embodied_kg"])
+                k: Accelerator(k, a["tdp_w"], a["peak_bf16_flops"], a["embodied_kg"])
                 for k, a in hardware_doc["accelerators"].items()
             },
             default=hardware_doc["default"],

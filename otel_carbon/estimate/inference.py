@@ -1,47 +1,42 @@
 """Accelerator energy and embodied carbon of one remote LLM call, from model size and tokens.
 
-Decode (output tokens) follows the per-token fit that EcoLogits published from
-the ML.ENERGY leaderboard (H100-80GB, vLLM): energy per output token per GPU
-``e(P, B) = α · exp(β · B) · P + γ`` Wh, with ``P`` the active parameters in
-billions and ``B`` the batch size, times the GPUs needed to hold the model.
-Prefill (input tokens) is compute-bound, so it is costed from FLOPs:
-``2 · P · 1e9`` FLOP per token at a prefill efficiency of the accelerator's
-peak FLOP/J times ``PREFILL_MFU``.  Cached input tokens skip most of prefill
-and cost ``CACHED_INPUT_FACTOR`` of it.  Reasoning tokens are output tokens.
+Both phases are costed from compute: a forward pass costs ``2 · P_act · 10⁹``
+FLOP per token (``P_act`` the active parameters in billions), divided by how
+many FLOP an accelerator delivers per joule in that phase.
 
-Low / mid / high come from the parameter range of models whose size is not
-public, crossed with a batch size range (``BATCH_HIGH_LOAD`` … ``BATCH_LOW_LOAD``).
-Every constant is listed with its source in ``docs/methodology.md``.
+* **Decode** (output tokens, reasoning included) is memory-bound; its
+  efficiency is calibrated on the ML.ENERGY benchmark's measurement of
+  Llama 3.1 8B on H100 at batch 64 (0.12 J per output token, v3, vLLM 0.11):
+  ``η_decode = 2 · 8e9 / 0.12`` FLOP/J, about 9 % of the H100's peak FLOP/J.
+* **Prefill** (input tokens) is compute-bound: ``PREFILL_MFU`` of the
+  accelerator's peak FLOP/J.  A cached input token costs
+  ``CACHED_INPUT_FACTOR`` of an uncached one (the KV cache is read, not recomputed).
+
+Low / mid / high cross the model's parameter range (for models whose size is
+not public) with the decode efficiency range: high is the same ML.ENERGY
+configuration measured with older serving software (v2, 0.20 J/token), low is
+as far below the reference in log space.  Every constant is listed with its
+source in ``docs/methodology.md``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from otel_carbon import sci
 from otel_carbon.estimate.catalogue import Accelerator, Hardware, ModelSpec
 from otel_carbon.sci import Range
 
-# Decode fit, Wh per output token per GPU (EcoLogits methodology, ML.ENERGY data).
-ALPHA_WH = 1.1665e-6
-BETA = -0.011206
-GAMMA_WH = 4.0529e-5
-# Batch sizes: mid is EcoLogits' reference; a busier server (low) and a quieter one (high).
-BATCH_MID = 64
-BATCH_HIGH_LOAD = 128
-BATCH_LOW_LOAD = 32
-# Memory to hold the weights: bytes per parameter (16-bit) and 20 % overhead (KV cache, activations).
-BYTES_PER_PARAM = 2.0
-MEMORY_OVERHEAD = 1.2
-# Decode latency per output token, s (EcoLogits fallback fit): a·P + b·B + c.
-LATENCY_A_S = 6.785e-4
-LATENCY_B_S = 3.119e-4
-LATENCY_C_S = 0.019474
+# Decode calibration: ML.ENERGY v3 (and v2) J per output token, Llama 3.1 8B, H100, batch 64.
+REFERENCE_PARAMS_B = 8.0
+DECODE_J_PER_TOKEN = 0.12  # v3 (vLLM 0.11.1)
+DECODE_J_PER_TOKEN_HIGH = 0.20  # v2 (vLLM 0.5.4), the same configuration
+DECODE_J_PER_TOKEN_LOW = DECODE_J_PER_TOKEN**2 / DECODE_J_PER_TOKEN_HIGH  # mirrored in log space
+# Average accelerator power while serving, as a share of TDP (Epoch AI and Microsoft both assume 0.7).
+SERVING_POWER_SHARE = 0.7
 # Prefill: fraction of peak FLOP/s reached, and the share of prefill a cache hit still costs.
 PREFILL_MFU = 0.4
 CACHED_INPUT_FACTOR = 0.1
-WH = 3600.0  # J per Wh
 
 
 @dataclass(frozen=True)
@@ -69,23 +64,16 @@ class TokenUsage:
 
 @dataclass(frozen=True)
 class InferenceEstimate:
-    """Accelerator energy (J), generation time (s) and GPUs of one call, low/mid/high."""
+    """Accelerator energy (J) and accelerator time held (GPU·s) of one call, low/mid/high."""
 
     accelerator_j: Range
-    generation_s: Range
-    gpus: Range
+    gpu_seconds: Range
 
 
-def gpus_required(params_total_b: float, accelerator: Accelerator) -> int:
-    """Accelerators (a power of two) whose memory holds the model's 16-bit weights + 20 %."""
-    memory_gb = MEMORY_OVERHEAD * params_total_b * BYTES_PER_PARAM
-    needed = max(1, math.ceil(memory_gb / accelerator.memory_gb))
-    return 2 ** math.ceil(math.log2(needed))
-
-
-def decode_wh_per_token_per_gpu(params_active_b: float, batch: int) -> float:
-    """Decode energy per output token per GPU, Wh."""
-    return ALPHA_WH * math.exp(BETA * batch) * params_active_b + GAMMA_WH
+def decode_j_per_token(params_active_b: float, reference_j: float = DECODE_J_PER_TOKEN) -> float:
+    """Decode energy per output token, J: 2·P FLOP at the calibrated decode efficiency."""
+    flop_per_joule = 2.0 * REFERENCE_PARAMS_B * 1e9 / reference_j
+    return 2.0 * params_active_b * 1e9 / flop_per_joule
 
 
 def prefill_j_per_token(params_active_b: float, accelerator: Accelerator) -> float:
@@ -94,26 +82,30 @@ def prefill_j_per_token(params_active_b: float, accelerator: Accelerator) -> flo
     return 2.0 * params_active_b * 1e9 / flop_per_joule
 
 
-def _point(active_b: float, total_b: float, batch: int, usage: TokenUsage, acc: Accelerator) -> tuple[float, float, int]:
-    gpus = gpus_required(total_b, acc)
-    decode_tokens = usage.output if usage.reasoning <= usage.output else usage.output + usage.reasoning
-    decode_j = gpus * decode_tokens * decode_wh_per_token_per_gpu(active_b, batch) * WH
+def decode_tokens(usage: TokenUsage) -> int:
+    """Output tokens to decode: reasoning is a subset of output unless reported beside it."""
+    return usage.output if usage.reasoning <= usage.output else usage.output + usage.reasoning
+
+
+def _energy_j(active_b: float, decode_reference_j: float, usage: TokenUsage, acc: Accelerator) -> float:
+    decode = decode_tokens(usage) * decode_j_per_token(active_b, decode_reference_j)
     prefill_tokens = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
-    prefill_j = prefill_tokens * prefill_j_per_token(active_b, acc)
-    seconds = decode_tokens * (LATENCY_A_S * active_b + LATENCY_B_S * batch + LATENCY_C_S)
-    return decode_j + prefill_j, seconds, gpus
+    return decode + prefill_tokens * prefill_j_per_token(active_b, acc)
 
 
 def estimate_inference(spec: ModelSpec, usage: TokenUsage, accelerator: Accelerator) -> InferenceEstimate:
-    """Accelerator energy of one call (J), its generation time (s) and GPUs, low/mid/high."""
-    low = _point(spec.params_active_b.low, spec.params_total_b.low, BATCH_HIGH_LOAD, usage, accelerator)
-    mid = _point(spec.params_active_b.mid, spec.params_total_b.mid, BATCH_MID, usage, accelerator)
-    high = _point(spec.params_active_b.high, spec.params_total_b.high, BATCH_LOW_LOAD, usage, accelerator)
-    return InferenceEstimate(
-        accelerator_j=Range(low[0], mid[0], high[0]),
-        generation_s=Range(low[1], mid[1], high[1]),
-        gpus=Range(low[2], mid[2], high[2]),
+    """Accelerator energy of one call (J) and the accelerator time it held (GPU·s), low/mid/high.
+
+    Accelerator time is energy over the average serving power
+    (``SERVING_POWER_SHARE`` × TDP): the call's time-share of the GPUs its batch ran on.
+    """
+    active = spec.params_active_b
+    energy = Range(
+        _energy_j(active.low, DECODE_J_PER_TOKEN_LOW, usage, accelerator),
+        _energy_j(active.mid, DECODE_J_PER_TOKEN, usage, accelerator),
+        _energy_j(active.high, DECODE_J_PER_TOKEN_HIGH, usage, accelerator),
     )
+    return InferenceEstimate(energy, energy.scale(1.0 / (SERVING_POWER_SHARE * accelerator.tdp_w)))
 
 
 def embodied_share_g(
@@ -121,18 +113,13 @@ def embodied_share_g(
 ) -> float:
     """Embodied carbon of the call, g CO2e (mid point), by the SCI ``M`` formula.
 
-    TE is the GPUs used plus their share of the server; TiR the generation time;
-    EL the lifespan; RR/ToR = 1 / batch, since a batch shares the hardware.
+    TE is one accelerator plus its share of the server; TiR the accelerator
+    time the call held (GPU·s); EL the lifespan; RR/ToR = 1 (the time-share
+    already divides the device among the requests of a batch).
     """
-    gpus = estimate.gpus.mid
-    te_g = 1000.0 * (
-        gpus * accelerator.embodied_kg
-        + hardware.server_embodied_kg * gpus / hardware.accelerators_per_server
-    )
+    te_g = 1000.0 * (accelerator.embodied_kg + hardware.server_embodied_kg / hardware.accelerators_per_server)
     return sci.embodied_g(
         te_g,
-        time_reserved_s=estimate.generation_s.mid,
+        time_reserved_s=estimate.gpu_seconds.mid,
         expected_lifespan_s=lifespan_years * sci.SECONDS_PER_YEAR,
-        resources_reserved=1.0,
-        total_resources=BATCH_MID,
     )

@@ -28,3 +28,36 @@ class IntensityLookup(Protocol):
     """What enrichment calls on the hot path: returns at once and never raises."""
 
     def lookup(self, zone: str) -> IntensityReading: ...
+
+
+@dataclass(frozen=True)
+class ForecastPoint:
+    """Expected intensity (gCO2e/kWh) over ``[start, end)``, both UTC."""
+
+    start: datetime
+    end: datetime
+    g_per_kwh: float
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A provider's forecast for one zone: points in time order, without gaps checked."""
+
+    zone: str
+    source: str
+    points: tuple[ForecastPoint, ...]
+    generated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IntensityIndex:
+    """A relative signal that is *not* gCO2e/kWh (e.g. WattTime's 0–100 MOER percentile).
+
+    Kept apart from readings so it is never mixed into carbon arithmetic.
+    """
+
+    zone: str
+    value: float
+    unit: str
+    source: str
+    observed_at: datetime | None = None

@@ -31,6 +31,14 @@ class CloudRegion:
     g_per_kwh: float | None  # the provider's own published annual figure, where open
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where to ask a provider for: our zone key (the cache key) and, when known, the cloud region."""
+
+    zone: str
+    cloud: tuple[str, str] | None = None  # (provider, region), lower case
+
+
 def _optional_float(raw: str | None) -> float | None:
     return float(raw) if raw not in (None, "") else None
 
@@ -75,3 +83,14 @@ def parse_region(value: str) -> tuple[str, str]:
     if not sep or not provider or not region:
         raise ValueError(f"expected PROVIDER:REGION such as aws:eu-west-1, got {value!r}")
     return provider, region
+
+
+def regions_in_zone(zone: str, provider: str | None = None) -> list[CloudRegion]:
+    """Shipped cloud regions whose grid zone is ``zone`` (optionally of one cloud provider)."""
+    key = zone.strip().upper()
+    wanted = _PROVIDER_ALIASES.get(provider.lower(), provider.lower()) if provider else None
+    return [
+        info
+        for info in cloud_regions().values()
+        if info.zone.upper() == key and (wanted is None or info.provider == wanted)
+    ]

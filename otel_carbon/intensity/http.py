@@ -1,0 +1,174 @@
+"""The one HTTP client every intensity provider shares: timeouts, a size cap, errors without secrets.
+
+Built on ``httpx`` (sync): one connection pool and one set of timeouts for all
+providers, explicit ``Timeout`` per phase, streaming reads so that a runaway
+body is cut at ``max_bytes``, and no redirects (a redirect would carry the
+``auth-token`` / bearer header to another host).  Every failure becomes a
+:class:`ProviderError` whose message holds the method, host, path and status —
+never headers, query strings or bodies, so keys cannot leak into logs.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import httpx
+
+from otel_carbon import __version__
+
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_MAX_BYTES = 4 << 20  # a 72 h, 5-minute forecast is ~100 kB of JSON
+
+
+class FailureKind(str, enum.Enum):
+    """Why a provider call failed; drives back-off and the failure metric's ``reason``."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    AUTH = "auth"  # 401 / 403: bad key or a plan that does not cover the request
+    RATE_LIMITED = "rate_limited"  # 429
+    SERVER = "server"  # 5xx
+    CLIENT = "client"  # other 4xx
+    PAYLOAD = "payload"  # not JSON, truncated, wrong shape, unexpected units, implausible value
+    BUDGET = "budget"  # our own request budget is spent
+
+
+class ProviderError(Exception):
+    """A failed provider call. ``retry_after_s`` is the server's ``Retry-After``, if any."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A decoded JSON body and the server's clock (from the ``Date`` header), if it sent one."""
+
+    data: Any
+    server_time: datetime | None
+
+
+class HttpClient:
+    """Shared, thread-safe GET-JSON client (``httpx.Client`` is safe across threads).
+
+    ``transport`` is for tests that need an ``httpx`` mock transport; providers
+    are normally tested against real loopback servers instead.
+    """
+
+    def __init__(
+        self,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._max_bytes = max_bytes
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"otel-carbon/{__version__}"},
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> JsonResponse:
+        """GET ``url`` and decode its JSON body; raises :class:`ProviderError` for every failure."""
+        where = _where(url)
+        try:
+            with self._client.stream("GET", url, params=params, headers=headers, auth=auth) as response:
+                body = self._read_capped(response, where)
+        except httpx.TimeoutException:
+            raise ProviderError(FailureKind.TIMEOUT, f"GET {where}: timed out") from None
+        except httpx.TransportError as exc:
+            raise ProviderError(FailureKind.CONNECTION, f"GET {where}: {type(exc).__name__}") from None
+        server_time = _http_date(response.headers.get("date"))
+        status = response.status_code
+        if status >= 300:
+            raise _status_error(status, where, response.headers.get("retry-after"), server_time)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise ProviderError(FailureKind.PAYLOAD, f"GET {where}: body is not valid JSON") from None
+        return JsonResponse(data, server_time)
+
+    def _read_capped(self, response: httpx.Response, where: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise ProviderError(FailureKind.PAYLOAD, f"GET {where}: body larger than {self._max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _where(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.host}{parsed.path}"
+
+
+def _status_error(status: int, where: str, retry_after: str | None, server_time: datetime | None) -> ProviderError:
+    message = f"GET {where}: HTTP {status}"
+    wait = parse_retry_after(retry_after, server_time)
+    if status in (401, 403):
+        return ProviderError(FailureKind.AUTH, message, status=status)
+    if status == 429:
+        return ProviderError(FailureKind.RATE_LIMITED, message, status=status, retry_after_s=wait)
+    if status >= 500:
+        return ProviderError(FailureKind.SERVER, message, status=status, retry_after_s=wait)
+    return ProviderError(FailureKind.CLIENT, message, status=status)
+
+
+def parse_retry_after(value: str | None, server_time: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    An HTTP-date is measured against the server's own ``Date`` when given, so a
+    skewed local clock does not stretch or cut the wait.  Garbage → ``None``.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    when = _http_date(value)
+    if when is None:
+        return None
+    reference = server_time or datetime.now(timezone.utc)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
