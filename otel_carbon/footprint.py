@@ -8,6 +8,7 @@ so a call gets the same numbers whichever path it takes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from otel_carbon import sci
@@ -91,20 +92,27 @@ def compute_footprint(
     catalogue: Catalogue,
     intensity: IntensityLookup,
     measured: MeasuredEnergy | None = None,
+    local: bool = False,
 ) -> Footprint:
-    """Footprint of one call: measured energy when given, else estimated from model and tokens."""
+    """Footprint of one call: measured energy when given, else estimated from model and tokens.
+
+    ``local`` (implied by ``measured``) says the work ran on this site, so the
+    site's PUE and idle share apply instead of the provider's.
+    """
     reading = intensity.lookup(zone)
     match = catalogue.find(provider, model)
     provider_spec = catalogue.provider(provider)
-    lifespan_s = settings.lifespan_years * sci.SECONDS_PER_YEAR
+    if measured is not None or local:
+        factors = _factors(settings.host_ratio, settings.local_idle_share, settings.local_pue)
+    else:
+        factors = _factors(settings.host_ratio, settings.idle_share, _pue(provider_spec))
     if measured is not None:
-        factors = LayerFactors(settings.host_ratio, settings.local_idle_share, settings.local_pue)
         host = None if measured.host_j is None else Range.exact(measured.host_j)
         layers = sci.layer_energy(Range.exact(measured.accelerator_j), factors, settings.boundary, host)
+        lifespan_s = settings.lifespan_years * sci.SECONDS_PER_YEAR
         embodied = _measured_embodied_g(catalogue, measured, lifespan_s)
         method: Method = "measured"
     else:
-        factors = LayerFactors(settings.host_ratio, settings.idle_share, _pue(provider_spec))
         accelerator = catalogue.hardware.accelerator(provider_spec.hardware if provider_spec else None)
         estimate = estimate_inference(match.spec, usage, accelerator)
         layers = sci.layer_energy(estimate.accelerator_j, factors, settings.boundary)
@@ -122,9 +130,14 @@ def compute_footprint(
         carbon_g=total,
         score=sci.score(total.mid, settings.functional_unit, usage.total),
         functional_unit=settings.functional_unit,
-        cost_usd=_cost(match, usage) if settings.record_cost and measured is None else None,
+        cost_usd=_cost(match, usage) if settings.record_cost and measured is None and not local else None,
         model=match,
     )
+
+
+@lru_cache(maxsize=256)
+def _factors(host_ratio: float, idle_share: float, pue: float) -> LayerFactors:
+    return LayerFactors(host_ratio, idle_share, pue)
 
 
 def _pue(provider: ProviderSpec | None) -> float:

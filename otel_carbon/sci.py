@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 JOULES_PER_KWH = 3.6e6
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
@@ -37,9 +38,11 @@ class FunctionalUnit(str, Enum):
     KILO_TOKENS = "1k_tokens"  #: 1 000 tokens (input + output)
 
 
-@dataclass(frozen=True)
-class Range:
-    """A low / mid / high triple of one quantity (unit given by the holder)."""
+class Range(NamedTuple):
+    """A low / mid / high triple of one quantity (unit given by the holder).
+
+    A named tuple (cheap to build on the hot path); ``plus`` adds element-wise.
+    """
 
     low: float
     mid: float
@@ -49,7 +52,7 @@ class Range:
     def exact(cls, value: float) -> Range:
         return cls(value, value, value)
 
-    def __add__(self, other: Range) -> Range:
+    def plus(self, other: Range) -> Range:
         return Range(self.low + other.low, self.mid + other.mid, self.high + other.high)
 
     def scale(self, factor: float) -> Range:
@@ -93,7 +96,7 @@ class EnergyLayers:
     @property
     def total(self) -> Range:
         """Energy inside the boundary, J."""
-        return self.accelerator + self.host + self.idle + self.overhead
+        return self.accelerator.plus(self.host).plus(self.idle).plus(self.overhead)
 
 
 def layer_energy(
@@ -111,9 +114,9 @@ def layer_energy(
     if boundary is Boundary.ACCELERATOR:
         return EnergyLayers(accelerator_j, ZERO, ZERO, ZERO)
     host = host_j if host_j is not None else accelerator_j.scale(factors.host_ratio)
-    active = accelerator_j + host
+    active = accelerator_j.plus(host)
     idle = active.scale(factors.idle_share)
-    overhead = (active + idle).scale(factors.pue - 1.0)
+    overhead = active.plus(idle).scale(factors.pue - 1.0)
     return EnergyLayers(accelerator_j, host, idle, overhead)
 
 
@@ -152,7 +155,7 @@ class CarbonResult:
 
     @property
     def total(self) -> Range:
-        return self.operational + Range.exact(self.embodied)
+        return self.operational.plus(Range.exact(self.embodied))
 
 
 def carbon(energy: EnergyLayers, intensity_g_per_kwh: float, embodied: float) -> CarbonResult:

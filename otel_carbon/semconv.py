@@ -68,8 +68,9 @@ REASONING_KEYS: Final = (
     "gen_ai.usage.reasoning_tokens",
     "gen_ai.usage.completion_tokens_details.reasoning_tokens",
 )
-#: A span is a GenAI inference span when it names a provider or a model.
-GENAI_MARKER_KEYS: Final = PROVIDER_KEYS + MODEL_KEYS + (GEN_AI_OPERATION_NAME,)
+#: A span is a GenAI span when it carries any of these (a set: one C-level
+#: ``isdisjoint`` pass over a span's keys is the cheapest test for plain spans).
+GENAI_MARKER_KEYS: Final = frozenset(PROVIDER_KEYS + MODEL_KEYS + (GEN_AI_OPERATION_NAME,))
 
 # Operations that never burn inference energy on their own.
 NON_INFERENCE_OPERATIONS: Final = frozenset(

@@ -7,6 +7,7 @@ from protobuf is enriched exactly like an in-process ``ReadableSpan``.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -21,7 +22,6 @@ from otel_carbon.intensity.zones import zone_for_region
 
 AttributeValue = Any  # str | bool | int | float | sequences thereof
 
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,14 @@ class EnrichmentContext:
 
 def is_genai(attributes: Mapping[str, Any]) -> bool:
     """True for a span that describes a GenAI model call (ours or any peer instrumentation's)."""
-    for key in sc.GENAI_MARKER_KEYS:
-        if key in attributes:
-            return attributes.get(sc.GEN_AI_OPERATION_NAME) not in sc.NON_INFERENCE_OPERATIONS
-    return False
+    if sc.GENAI_MARKER_KEYS.isdisjoint(attributes):
+        return False
+    return attributes.get(sc.GEN_AI_OPERATION_NAME) not in sc.NON_INFERENCE_OPERATIONS
 
 
 def needs_enrichment(attributes: Mapping[str, Any]) -> bool:
     """A GenAI span without carbon yet (a span that already carries ``sci.carbon`` is left as it is)."""
-    return sc.SCI_CARBON not in attributes and is_genai(attributes)
+    return is_genai(attributes) and sc.SCI_CARBON not in attributes
 
 
 def token_usage(attributes: Mapping[str, Any]) -> TokenUsage:
@@ -98,7 +97,7 @@ def carbon_attributes(
     provider = str(provider) if provider is not None else None
     model = sc.first_present(attributes, sc.MODEL_KEYS)
     measured = measured_energy(attributes)
-    local = measured is not None or str(attributes.get(sc.SERVER_ADDRESS, "")).lower() in _LOCAL_HOSTS
+    local = measured is not None or is_local_host(attributes.get(sc.SERVER_ADDRESS))
     zone = resolve_zone(
         context.settings,
         context.catalogue,
@@ -115,6 +114,7 @@ def carbon_attributes(
         catalogue=context.catalogue,
         intensity=context.intensity,
         measured=measured,
+        local=local,
     )
     out = footprint_attributes(footprint)
     if sc.GEN_AI_USAGE_COST in attributes:  # the instrumentation's own cost figure wins
@@ -157,6 +157,19 @@ def footprint_attributes(footprint: Footprint) -> dict[str, AttributeValue]:
     if footprint.cost_usd is not None:
         out[sc.GEN_AI_USAGE_COST] = footprint.cost_usd
     return out
+
+
+def is_local_host(host: Any) -> bool:
+    """True for ``localhost`` and loopback addresses: the model ran on this machine."""
+    if not isinstance(host, str) or not host:
+        return False
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _resource_zone(resource: Mapping[str, Any]) -> str | None:

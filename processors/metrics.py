@@ -10,58 +10,113 @@ Instruments (names in :mod:`otel_carbon.semconv`):
 
 Dimensions: provider, model, zone, method, plus configured keys taken from the
 span's attributes, then the resource, then baggage captured at span start.
+
+The counters and the gauge are *observable*: a call adds its figures to
+running totals per dimension set (a dict update under a lock), and the SDK
+reads the totals when it collects.  Only the histogram is recorded
+synchronously.  This keeps the cost on the thread that ends the span low;
+totals are cumulative, as counters are.  Distinct dimension sets are capped
+at ``max_series``; further ones are summed under ``otel.metric.overflow=true``
+(the SDK's own overflow convention).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import threading
+from typing import Any, Iterable, Mapping, Sequence
 
-from opentelemetry.metrics import Meter, MeterProvider, get_meter
+from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation, get_meter
 
 from otel_carbon import semconv as sc
 from otel_carbon.estimate.inference import TokenUsage
 
-# 1e-6 g … 10 g, three buckets per decade: a GenAI call spans micrograms to grams.
+# 1e-6 g … 50 g, three buckets per decade: a GenAI call spans micrograms to grams.
 CARBON_BUCKETS_G: tuple[float, ...] = tuple(
     round(m * 10.0**e, 12) for e in range(-6, 2) for m in (1.0, 2.0, 5.0)
 )
+DEFAULT_MAX_SERIES = 2000
+OVERFLOW: tuple[tuple[str, Any], ...] = (("otel.metric.overflow", True),)
 
 _UNKNOWN = "_OTHER"
+# Index of each running total in a series' list.
+_CARBON, _ENERGY, _INPUT, _OUTPUT, _COST = range(5)
 
 
 class CarbonMetrics:
-    """The carbon instruments, created once per meter."""
+    """The carbon instruments, created once per meter, and their running totals."""
 
-    def __init__(self, meter_provider: MeterProvider | None = None, version: str = "") -> None:
+    def __init__(
+        self, meter_provider: MeterProvider | None = None, version: str = "", max_series: int = DEFAULT_MAX_SERIES
+    ) -> None:
         meter: Meter = get_meter("otel_carbon", version, meter_provider=meter_provider)
-        self._carbon = meter.create_counter(sc.METRIC_CARBON, unit="g", description="Carbon of GenAI calls, g CO2e")
-        self._energy = meter.create_counter(sc.METRIC_ENERGY, unit="J", description="Energy of GenAI calls inside the boundary")
+        self._max_series = max_series
+        self._totals: dict[tuple[tuple[str, Any], ...], list[float]] = {}
+        self._intensity: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        meter.create_observable_counter(
+            sc.METRIC_CARBON, [self._observe(_CARBON)], unit="g", description="Carbon of GenAI calls, g CO2e"
+        )
+        meter.create_observable_counter(
+            sc.METRIC_ENERGY, [self._observe(_ENERGY)], unit="J", description="Energy of GenAI calls inside the boundary"
+        )
+        meter.create_observable_counter(
+            sc.METRIC_TOKENS, [self._observe_tokens], unit="{token}", description="Tokens of GenAI calls"
+        )
+        meter.create_observable_counter(
+            sc.METRIC_COST, [self._observe(_COST)], unit="USD", description="Cost of GenAI calls"
+        )
+        meter.create_observable_gauge(
+            sc.METRIC_INTENSITY, [self._observe_intensity], unit="g/kWh", description="Grid carbon intensity per zone"
+        )
         self._per_request = meter.create_histogram(
             sc.METRIC_CARBON_PER_REQUEST,
             unit="g",
             description="Carbon per GenAI call, g CO2e",
             explicit_bucket_boundaries_advisory=list(CARBON_BUCKETS_G),
         )
-        self._intensity = meter.create_gauge(sc.METRIC_INTENSITY, unit="g/kWh", description="Grid carbon intensity per zone")
-        self._tokens = meter.create_counter(sc.METRIC_TOKENS, unit="{token}", description="Tokens of GenAI calls")
-        self._cost = meter.create_counter(sc.METRIC_COST, unit="USD", description="Cost of GenAI calls")
 
     def record(self, carbon: Mapping[str, Any], usage: TokenUsage, dimensions: Mapping[str, Any]) -> None:
         """Record one enriched call; ``carbon`` is the output of ``carbon_attributes``."""
-        self._carbon.add(carbon[sc.SCI_CARBON], dimensions)
-        self._energy.add(carbon[sc.SCI_ENERGY], dimensions)
         self._per_request.record(carbon[sc.SCI_CARBON], dimensions)
-        self._intensity.set(
-            carbon[sc.SCI_INTENSITY],
-            {sc.DIM_ZONE: carbon[sc.SCI_INTENSITY_ZONE], sc.SCI_INTENSITY_SOURCE: carbon[sc.SCI_INTENSITY_SOURCE]},
-        )
-        if usage.input:
-            self._tokens.add(usage.input, {**dimensions, sc.DIM_TOKEN_TYPE: "input"})
-        if usage.output:
-            self._tokens.add(usage.output, {**dimensions, sc.DIM_TOKEN_TYPE: "output"})
         cost = carbon.get(sc.GEN_AI_USAGE_COST)
-        if isinstance(cost, (int, float)) and cost > 0:
-            self._cost.add(cost, dimensions)
+        key = tuple(sorted(dimensions.items()))
+        with self._lock:
+            totals = self._totals.get(key)
+            if totals is None:
+                if len(self._totals) >= self._max_series:
+                    key = OVERFLOW
+                totals = self._totals.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0])
+            totals[_CARBON] += carbon[sc.SCI_CARBON]
+            totals[_ENERGY] += carbon[sc.SCI_ENERGY]
+            totals[_INPUT] += usage.input
+            totals[_OUTPUT] += usage.output
+            if isinstance(cost, (int, float)):
+                totals[_COST] += cost
+            self._intensity[(carbon[sc.SCI_INTENSITY_ZONE], carbon[sc.SCI_INTENSITY_SOURCE])] = carbon[sc.SCI_INTENSITY]
+
+    def _snapshot(self) -> list[tuple[tuple[tuple[str, Any], ...], list[float]]]:
+        with self._lock:
+            return [(key, list(values)) for key, values in self._totals.items()]
+
+    def _observe(self, index: int):  # noqa: ANN202 - an SDK callback
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(values[index], dict(key)) for key, values in self._snapshot()]
+
+        return callback
+
+    def _observe_tokens(self, options: CallbackOptions) -> Iterable[Observation]:
+        observations = []
+        for key, values in self._snapshot():
+            for token_type, index in (("input", _INPUT), ("output", _OUTPUT)):
+                observations.append(Observation(values[index], {**dict(key), sc.DIM_TOKEN_TYPE: token_type}))
+        return observations
+
+    def _observe_intensity(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            latest = list(self._intensity.items())
+        return [
+            Observation(value, {sc.DIM_ZONE: zone, sc.SCI_INTENSITY_SOURCE: source}) for (zone, source), value in latest
+        ]
 
 
 def metric_dimensions(

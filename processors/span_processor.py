@@ -101,6 +101,7 @@ class CarbonSpanProcessor(SpanProcessor):
         self, span: ReadableSpan, attributes: Mapping[str, Any], baggage: Mapping[str, Any] | None
     ) -> ReadableSpan:
         try:
+            attributes = dict(attributes)  # one copy: plain-dict reads are several times cheaper
             resource = span.resource.attributes if span.resource else {}
             carbon = carbon_attributes(attributes, resource, self._context)
             if not carbon:
@@ -136,8 +137,7 @@ def copy_with_attributes(span: ReadableSpan, extra: Attributes) -> ReadableSpan:
     Keeps every field the exporters read, including the dropped counts of
     attributes, events and links.
     """
-    attributes = dict(span.attributes or {})
-    attributes.update(extra or {})
+    attributes = {**(span.attributes or {}), **(extra or {})}
     return ReadableSpan(
         name=span.name,
         context=span.context,

@@ -285,3 +285,62 @@ def test_force_flush_and_shutdown_forward_to_the_export_processor():
     assert processor.force_flush(5) is True
     processor.shutdown()
     assert calls == [("flush", 5), ("shutdown",)]
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.3.4.5", "::1", "[::1]"])
+def test_a_loopback_server_is_local_work_in_this_zone_at_this_site(host):
+    settings = CarbonSettings(zone="SE", local_pue=1.0, local_idle_share=0.0)
+    call = {"gen_ai.provider.name": "ollama", "gen_ai.request.model": "llama3.1:8b", "server.address": host,
+            "gen_ai.usage.input_tokens": 600, "gen_ai.usage.output_tokens": 200}
+    attrs = Pipeline(settings=settings).emit(call).attributes
+    assert attrs[sc.SCI_INTENSITY_ZONE] == "SE"
+    assert attrs[sc.SCI_ENERGY_OVERHEAD] == 0.0 and attrs[sc.SCI_ENERGY_IDLE] == 0.0  # site PUE 1.0, no idle share
+    assert sc.GEN_AI_USAGE_COST not in attrs  # no API bill for a model on this machine
+
+
+def test_remote_call_uses_the_provider_serving_zone_and_pue():
+    call = {"gen_ai.provider.name": "mistral_ai", "gen_ai.request.model": "mistral-large-latest",
+            "server.address": "api.mistral.ai", "gen_ai.usage.input_tokens": 600, "gen_ai.usage.output_tokens": 200}
+    attrs = Pipeline(settings=CarbonSettings(zone="DE")).emit(call).attributes
+    provider = Catalogue.default().provider("mistral_ai")
+    assert attrs[sc.SCI_INTENSITY_ZONE] == provider.serving_zone
+    it = attrs[sc.SCI_ENERGY_ACCELERATOR] + attrs[sc.SCI_ENERGY_HOST] + attrs[sc.SCI_ENERGY_IDLE]
+    assert attrs[sc.SCI_ENERGY_OVERHEAD] == pytest.approx(it * (provider.pue - 1))
+
+
+def test_provider_zone_setting_overrides_the_catalogue():
+    call = dict(PEER_SHAPES["OpenLIT"])
+    attrs = Pipeline(settings=CarbonSettings(provider_zones={"openai": "FR"})).emit(call).attributes
+    assert attrs[sc.SCI_INTENSITY_ZONE] == "FR"
+
+
+def test_measured_window_on_the_span_wins_over_estimation():
+    call = dict(PEER_SHAPES["OpenLIT"], **{sc.SCI_MEASURED_ACCELERATOR: 90.0, sc.SCI_MEASURED_HOST: 30.0,
+                                          sc.SCI_MEASURED_DURATION: 2.0, sc.SCI_MEASURED_DEVICES: ["gpu0"]})
+    settings = CarbonSettings(zone="FR", local_pue=1.5, local_idle_share=0.0)
+    attrs = Pipeline(settings=settings).emit(call).attributes
+    assert attrs[sc.SCI_ENERGY_METHOD] == "measured"
+    assert attrs[sc.SCI_ENERGY_ACCELERATOR] == 90.0 and attrs[sc.SCI_ENERGY_HOST] == 30.0
+    assert attrs[sc.SCI_ENERGY] == pytest.approx((90 + 30) * 1.5)
+    assert attrs[sc.SCI_INTENSITY_ZONE] == "FR"
+    assert sc.SCI_MODEL_MATCH not in attrs
+
+
+def test_metric_series_beyond_the_cap_are_summed_under_overflow():
+    from otel_carbon.processors.metrics import CarbonMetrics
+
+    reader = InMemoryMetricReader()
+    metrics = CarbonMetrics(MeterProvider(metric_readers=[reader]), max_series=2)
+    carbon = {sc.SCI_CARBON: 1.0, sc.SCI_ENERGY: 10.0, sc.SCI_INTENSITY: 50.0,
+              sc.SCI_INTENSITY_ZONE: "FR", sc.SCI_INTENSITY_SOURCE: "static"}
+    for team in ("a", "b", "c", "d"):
+        metrics.record(carbon, TokenUsage(input=1, output=1), {"app.team": team})
+    points = {
+        tuple(sorted(p.attributes.items())): p.value
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == sc.METRIC_CARBON
+        for p in m.data.data_points
+    }
+    assert points == {(("app.team", "a"),): 1.0, (("app.team", "b"),): 1.0, (("otel.metric.overflow", True),): 2.0}

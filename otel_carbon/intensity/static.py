@@ -1,7 +1,8 @@
 """Shipped annual grid intensity per country (``data/grid_intensity.csv``).
 
-Values are annual location-based averages (Our World in Data / Ember, CC BY 4.0;
-see ``data/SOURCES.md``).  A zone the table does not hold answers with a
+Values are annual location-based averages per country (Our World in Data /
+Ember, CC BY 4.0) and, for grid zones that host Google Cloud regions, Google's
+published regional figures (Apache-2.0); see ``data/SOURCES.md``.  A zone the table does not hold answers with a
 coarser zone it does hold — ``US-CAL-CISO`` → ``US`` — and finally ``WORLD``,
 flagged as a fallback.
 """
@@ -14,6 +15,7 @@ from importlib import resources
 from typing import Iterable, Mapping
 
 from otel_carbon.intensity.reading import IntensityReading
+from otel_carbon.intensity.zones import cloud_regions
 
 WORLD = "WORLD"
 SOURCE = "static"
@@ -56,9 +58,25 @@ class StaticIntensity:
         return IntensityReading(WORLD, self._table[WORLD], self._source, fallback=True)
 
 
+def sub_national_averages() -> dict[str, float]:
+    """gCO2e/kWh per grid zone from cloud regions with a published annual figure.
+
+    Google publishes each region's grid intensity (Apache-2.0); a zone served
+    by several such regions gets their mean.  These rows are finer than the
+    country table (``US-NW-BPAT`` rather than ``US``).
+    """
+    values: dict[str, list[float]] = {}
+    for region in cloud_regions().values():
+        if region.g_per_kwh is not None:
+            values.setdefault(region.zone.upper(), []).append(region.g_per_kwh)
+    return {zone: sum(v) / len(v) for zone, v in values.items()}
+
+
 @lru_cache(maxsize=1)
 def _shipped() -> StaticIntensity:
     path = resources.files("otel_carbon").joinpath("data", "grid_intensity.csv")
     with path.open("r", encoding="utf-8", newline="") as fh:
         table = {row["zone"]: float(row["g_co2e_per_kwh"]) for row in csv.DictReader(fh)}
+    for zone, value in sub_national_averages().items():
+        table.setdefault(zone, value)  # a country's own row stays the country's
     return StaticIntensity(table)
