@@ -13,7 +13,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings
+from otel_carbon.intensity import IntensityCache, build_intensity, zone_for_region
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 
 
@@ -25,9 +27,12 @@ class CarbonSetup:
     meter_provider: MeterProvider
     processor: CarbonSpanProcessor
     settings: CarbonSettings
+    intensity: IntensityCache
 
     def shutdown(self) -> None:
+        """Flush and stop tracing, metrics and the intensity refreshers (saving the cache)."""
         self.tracer_provider.shutdown()
+        self.intensity.close()
         self.meter_provider.shutdown()
 
 
@@ -56,9 +61,11 @@ def configure(
     if metric_readers is None:
         metric_readers = [PeriodicExportingMetricReader(otlp_metric_exporter())]
     meter_provider = MeterProvider(resource=resource, metric_readers=list(metric_readers))
+    intensity = build_intensity(carbon_settings, meter_provider=meter_provider)
+    _watch_resource_region(intensity, resource)
     processor = CarbonSpanProcessor(
         span_processor,
-        context=EnrichmentContext(settings=carbon_settings),
+        context=EnrichmentContext(settings=carbon_settings, intensity=intensity),
         meter_provider=meter_provider,
     )
     tracer_provider = TracerProvider(resource=resource)
@@ -66,7 +73,17 @@ def configure(
     if set_global:
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
-    return CarbonSetup(tracer_provider, meter_provider, processor, carbon_settings)
+    return CarbonSetup(tracer_provider, meter_provider, processor, carbon_settings, intensity)
+
+
+def _watch_resource_region(intensity: IntensityCache, resource: Resource) -> None:
+    """Ask live providers to follow this process's own cloud region from the start."""
+    provider = resource.attributes.get(sc.CLOUD_PROVIDER)
+    region = resource.attributes.get(sc.CLOUD_REGION)
+    if provider and region:
+        zone = zone_for_region(str(provider), str(region))
+        if zone is not None:
+            intensity.watch(zone, cloud=(str(provider), str(region)))
 
 
 def otlp_span_exporter() -> SpanExporter:

@@ -28,6 +28,7 @@ from opentelemetry.util.types import Attributes
 
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings
+from otel_carbon.intensity import IntensityCache, build_intensity
 from otel_carbon.processors.enrich import (
     EnrichmentContext,
     carbon_attributes,
@@ -46,8 +47,11 @@ _MAX_PENDING_BAGGAGE = 10_000
 class CarbonSpanProcessor(SpanProcessor):
     """Enrich GenAI spans with energy and carbon, then forward them to ``span_processor``.
 
-    ``settings`` default to :meth:`CarbonSettings.from_env`; ``context`` lets a
-    caller share one catalogue and intensity cache between processors.
+    ``settings`` default to :meth:`CarbonSettings.from_env`.  Without a
+    ``context`` the processor builds its own intensity cache from the settings
+    (live providers when configured, else the static table) and closes it on
+    ``shutdown``; a ``context`` lets a caller share one catalogue and cache
+    between processors (the caller then owns the cache).
     Carbon metrics go to ``meter_provider`` (default: the global one) unless
     ``settings.metrics`` is false.
     """
@@ -60,8 +64,11 @@ class CarbonSpanProcessor(SpanProcessor):
         context: EnrichmentContext | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
+        self._owned_intensity: IntensityCache | None = None
         if context is None:
-            context = EnrichmentContext(settings=settings or CarbonSettings.from_env())
+            settings = settings or CarbonSettings.from_env()
+            self._owned_intensity = build_intensity(settings, meter_provider=meter_provider)
+            context = EnrichmentContext(settings=settings, intensity=self._owned_intensity)
         self._inner = span_processor
         self._context = context
         self._dimension_keys = context.settings.dimensions
@@ -93,6 +100,8 @@ class CarbonSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         self._inner.shutdown()
+        if self._owned_intensity is not None:
+            self._owned_intensity.close()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)

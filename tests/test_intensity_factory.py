@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 from intensity_support import NOW, STATIC, FakeClock, LoopbackServer, Reply, neso_fw48h, neso_national
+from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 
+from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings, ConfigError
+from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.factory import build_intensity, build_providers, cache_file_path
 from otel_carbon.intensity.http import HttpClient
 from otel_carbon.intensity.persist import default_path
+from otel_carbon.intensity.reading import IntensityReading
 
 
 def _settings(**values: object) -> CarbonSettings:
@@ -30,11 +34,11 @@ def test_no_provider_means_static_only_with_no_thread_and_no_file(tmp_path: Path
 def test_providers_are_chosen_by_credentials_unless_named() -> None:
     http = HttpClient()
     try:
-        auto = build_providers(
-            _settings(electricitymaps_api_key="k", carbonaware_url="http://127.0.0.1:9"), http
-        )
+        auto = build_providers(_settings(electricitymaps_api_key="k", carbonaware_url="http://127.0.0.1:9"), http)
         assert [p.name for p in auto] == ["electricitymaps", "carbonaware"]  # NESO only when named
-        named = build_providers(_settings(intensity_providers="neso,electricitymaps", electricitymaps_api_key="k"), http)
+        named = build_providers(
+            _settings(intensity_providers="neso,electricitymaps", electricitymaps_api_key="k"), http
+        )
         assert [p.name for p in named] == ["neso", "electricitymaps"]
         assert build_providers(_settings(intensity_providers="none", electricitymaps_api_key="k"), http) == []
         with pytest.raises(ConfigError, match="credentials"):
@@ -98,3 +102,27 @@ def test_threads_refresh_then_a_restart_starts_warm(tmp_path: Path) -> None:
     forecast = restarted.forecast("GB")
     assert forecast is not None and len(forecast.points) == 4
     restarted.close()
+
+
+def test_enrichment_reads_live_intensity_through_the_cache() -> None:
+    clock = FakeClock()
+    cache = IntensityCache(STATIC, serves=lambda zone: zone == "GB", clock=clock)
+    cache.update(IntensityReading("GB", 190.0, "neso", observed_at=NOW.replace(minute=0)), fresh_for_s=3600)
+    context = EnrichmentContext(settings=_settings(provider_zones="openai=GB"), intensity=cache)
+    span = {
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 200,
+    }
+    live = carbon_attributes(span, {}, context)
+    assert (live[sc.SCI_INTENSITY], live[sc.SCI_INTENSITY_SOURCE], live[sc.SCI_INTENSITY_FALLBACK]) == (
+        190.0,
+        "neso",
+        False,
+    )
+    assert live[sc.SCI_INTENSITY_OBSERVED_AT] == "2026-11-22T14:00:00+00:00"
+    assert live[sc.SCI_OPERATIONAL] == pytest.approx(live[sc.SCI_ENERGY] / 3.6e6 * 190.0)
+    clock.advance(3601)  # the provider went quiet: the last known value, flagged
+    stale = carbon_attributes(span, {}, context)
+    assert (stale[sc.SCI_INTENSITY], stale[sc.SCI_INTENSITY_FALLBACK]) == (190.0, True)

@@ -161,7 +161,9 @@ class IntensityCache:
         try:
             return self._serves is not None and self._serves(canonical)
         except Exception:  # a provider's zone table failing must not break lookups
-            log_once(_logger, "intensity.serves", "cannot tell whether %s has a live provider", canonical, exc_info=True)
+            log_once(
+                _logger, "intensity.serves", "cannot tell whether %s has a live provider", canonical, exc_info=True
+            )
             return False
 
     def _resolve(self, canonical: str, now: float) -> IntensityReading:
