@@ -1,0 +1,13 @@
+"""The opt-in for recording prompt and completion text (off by default)."""
+
+from __future__ import annotations
+
+import os
+
+#: The GenAI conventions' opt-in variable.
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+
+def capture_content() -> bool:
+    """True only when the user set the GenAI content-capture variable to ``true``."""
+    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in ("true", "1", "span_only", "span_and_event")

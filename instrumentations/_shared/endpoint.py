@@ -1,0 +1,67 @@
+"""Which provider an OpenAI-compatible ``base_url`` points at, and whether it is local."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# Host suffix → ``gen_ai.provider.name`` (OTel GenAI values where one exists).
+_HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("openai.azure.com", "azure.ai.openai"),
+    ("services.ai.azure.com", "azure.ai.inference"),
+    ("api.openai.com", "openai"),
+    ("api.groq.com", "groq"),
+    ("api.together.xyz", "together"),
+    ("api.together.ai", "together"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.x.ai", "x_ai"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("api.perplexity.ai", "perplexity"),
+    ("openrouter.ai", "openrouter"),
+    ("api.anthropic.com", "anthropic"),
+)
+# Well-known ports of local inference servers.
+_LOCAL_PORTS = {11434: "ollama", 8000: "vllm", 1234: "lmstudio", 8080: "llama_cpp"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """``server.address`` / ``server.port`` of a client, its provider, and whether it runs here."""
+
+    address: str | None
+    port: int | None
+    provider: str
+    local: bool
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def provider_from_base_url(base_url: object, default: str) -> Endpoint:
+    """Provider and locality of ``base_url`` (``default`` when the host is not recognised).
+
+    A loopback host is local inference: the provider is named by the server's
+    well-known port (11434 Ollama, 8000 vLLM, …) or ``default``.
+    """
+    try:
+        parts = urlsplit(str(base_url))
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    except ValueError:
+        return Endpoint(None, None, default, False)
+    if not host:
+        return Endpoint(None, None, default, False)
+    if _is_local(host):
+        return Endpoint(host, port, _LOCAL_PORTS.get(port or 0, default), True)
+    for suffix, provider in _HOST_PROVIDERS:
+        if host == suffix or host.endswith("." + suffix):
+            return Endpoint(host, port, provider, False)
+    return Endpoint(host, port, default, False)

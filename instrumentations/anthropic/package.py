@@ -1,0 +1,3 @@
+"""The anthropic versions this instrumentation supports."""
+
+_instruments = ("anthropic >= 0.40.0",)

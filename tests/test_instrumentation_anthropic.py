@@ -1,0 +1,116 @@
+"""The real ``anthropic`` SDK against a loopback server, under our instrumentation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anthropic
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from llm_servers import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS,
+                         LLMServer)
+from otel_carbon import semconv as sc
+from otel_carbon.config import CarbonSettings
+from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor
+from otel_carbon.processors import CarbonSpanProcessor
+
+API_KEY = "sk-ant-test-secret"
+# The conventions count cache reads and writes inside input tokens; Anthropic reports them apart.
+CONVENTION_INPUT = ANTHROPIC_INPUT + ANTHROPIC_CACHE_READ + ANTHROPIC_CACHE_WRITE
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LLMServer() as s:
+        yield s
+
+
+@pytest.fixture
+def spans():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CarbonSpanProcessor(SimpleSpanProcessor(exporter), settings=CarbonSettings(zone="FR")))
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    yield exporter
+    instrumentor.uninstrument()
+
+
+def client_for(server, cls=anthropic.Anthropic):
+    return cls(base_url=server.url.removesuffix("/v1"), api_key=API_KEY, max_retries=0, timeout=1.0)
+
+
+def assert_usage(attrs):
+    assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] == CONVENTION_INPUT
+    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == ANTHROPIC_OUTPUT
+    assert attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == ANTHROPIC_CACHE_READ
+    assert attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == ANTHROPIC_CACHE_WRITE
+
+
+def test_message(server, spans):
+    message = client_for(server).messages.create(model="claude-sonnet-4-5", max_tokens=64,
+                                                 messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].text == "".join(WORDS)
+    (span,) = spans.get_finished_spans()
+    attrs = span.attributes
+    assert span.name == "chat claude-sonnet-4-5"
+    assert attrs[sc.GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert_usage(attrs)
+    assert attrs[sc.SCI_CARBON] > 0
+    assert API_KEY not in repr(dict(attrs))
+
+
+def test_stream_drained_and_left_early(server, spans):
+    client = client_for(server)
+    events = list(client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[], stream=True))
+    assert events[-1].type == "message_stop"
+    early = client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[], stream=True)
+    for _ in early:
+        break
+    early.close()
+    drained, left = spans.get_finished_spans()
+    assert_usage(drained.attributes)
+    assert drained.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert left.end_time is not None and left.status.status_code is not StatusCode.ERROR
+
+
+def test_errors_and_malformed_stream(server, spans):
+    client = client_for(server)
+    with pytest.raises(anthropic.InternalServerError):
+        client.messages.create(model="fail-500", max_tokens=1, messages=[])
+    with pytest.raises(Exception):
+        list(client.messages.create(model="fail-garbage", max_tokens=1, messages=[], stream=True))
+    for span in spans.get_finished_spans():
+        assert span.status.status_code is StatusCode.ERROR
+        assert sc.ERROR_TYPE in span.attributes
+
+
+def test_async(server, spans):
+    async def main():
+        client = client_for(server, anthropic.AsyncAnthropic)
+        await client.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=[])
+        stream = await client.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=[], stream=True)
+        async for _ in stream:
+            pass
+
+    asyncio.run(main())
+    plain, streamed = spans.get_finished_spans()
+    assert_usage(plain.attributes)
+    assert_usage(streamed.attributes)
+
+
+def test_uninstrument_restores_the_originals():
+    from anthropic.resources.messages import Messages
+
+    original = Messages.create
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument()
+    assert Messages.create is not original
+    instrumentor.uninstrument()
+    assert Messages.create is original
