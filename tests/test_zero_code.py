@@ -1,0 +1,61 @@
+"""``opentelemetry-instrument python app.py``: an unchanged app leaves carbon-enriched spans over real OTLP/gRPC."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from llm_servers import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
+from otlp_receiver import OTLPReceiver
+
+APP = Path(__file__).parent / "apps" / "sample_app.py"
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+
+
+def run_app(receiver: OTLPReceiver, server: LLMServer, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LLM_"))}
+    env.update({
+        "LLM_BASE_URL": server.url,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
+        "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        "OTEL_SERVICE_NAME": "sample-app",
+        "OTEL_CARBON_ZONE": "FR",
+        **extra_env,
+    })
+    return subprocess.run([str(INSTRUMENT), sys.executable, str(APP)], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_unchanged_app_exports_genai_spans_with_carbon_and_metrics():
+    with LLMServer() as server, OTLPReceiver() as receiver:
+        result = run_app(receiver, server)
+        assert result.returncode == 0, result.stderr
+        assert "sample app done" in result.stdout
+        chats = [attrs for name, attrs in receiver.spans if name == "chat gpt-4o-mini"]
+        assert len(chats) == 2, receiver.spans
+        for attrs in chats:
+            assert attrs["gen_ai.provider.name"] == "openai"
+            assert attrs["gen_ai.usage.input_tokens"] == PROMPT_TOKENS
+            assert attrs["gen_ai.usage.output_tokens"] == COMPLETION_TOKENS
+            assert attrs["sci.carbon"] > 0 and attrs["sci.energy"] > 0
+            assert attrs["sci.intensity.zone"] == "FR"  # a loopback server is local work
+            assert "sk-sample-app-key" not in repr(attrs)
+        assert {"sci.carbon", "sci.energy", "sci.carbon.request"} <= receiver.metric_names
+
+
+def test_disabled_instrumentation_leaves_no_genai_span():
+    with LLMServer() as server, OTLPReceiver() as receiver:
+        result = run_app(receiver, server, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai")
+        assert result.returncode == 0, result.stderr
+        assert not [name for name, _ in receiver.spans if name.startswith("chat")]
+
+
+def test_bad_carbon_setting_fails_at_startup_naming_the_variable():
+    with LLMServer() as server, OTLPReceiver() as receiver:
+        result = run_app(receiver, server, OTEL_CARBON_BOUNDARY="galaxy")
+        assert "OTEL_CARBON_BOUNDARY" in result.stderr
