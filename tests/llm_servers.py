@@ -35,6 +35,7 @@ def _openai_usage() -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: "LLMServer"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive connections
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 # Host suffix → ``gen_ai.provider.name`` (OTel GenAI values where one exists).
@@ -49,10 +50,16 @@ def provider_from_base_url(base_url: object, default: str) -> Endpoint:
     """Provider and locality of ``base_url`` (``default`` when the host is not recognised).
 
     A loopback host is local inference: the provider is named by the server's
-    well-known port (11434 Ollama, 8000 vLLM, …) or ``default``.
+    well-known port (11434 Ollama, 8000 vLLM, …) or ``default``.  Memoised:
+    a client keeps its base URL, so this is parsed once per client.
     """
+    return _endpoint(str(base_url), default)
+
+
+@lru_cache(maxsize=256)
+def _endpoint(base_url: str, default: str) -> Endpoint:
     try:
-        parts = urlsplit(str(base_url))
+        parts = urlsplit(base_url)
         host = (parts.hostname or "").lower()
         port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
     except ValueError:
