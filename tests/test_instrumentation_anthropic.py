@@ -6,17 +6,13 @@ import asyncio
 
 import anthropic
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from instrumented import instrumented
 from llm_servers import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS,
                          LLMServer)
 from otel_carbon import semconv as sc
-from otel_carbon.config import CarbonSettings
 from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor
-from otel_carbon.processors import CarbonSpanProcessor
 
 API_KEY = "sk-ant-test-secret"
 # The conventions count cache reads and writes inside input tokens; Anthropic reports them apart.
@@ -31,13 +27,8 @@ def server():
 
 @pytest.fixture
 def spans():
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CarbonSpanProcessor(SimpleSpanProcessor(exporter), settings=CarbonSettings(zone="FR")))
-    instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    yield exporter
-    instrumentor.uninstrument()
+    with instrumented(AnthropicInstrumentor()) as exporter:
+        yield exporter
 
 
 def client_for(server, cls=anthropic.Anthropic):

@@ -7,16 +7,12 @@ import gc
 
 import openai
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from instrumented import instrumented
 from llm_servers import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS, LLMServer
 from otel_carbon import semconv as sc
-from otel_carbon.config import CarbonSettings
 from otel_carbon.instrumentations.openai import OpenAIInstrumentor
-from otel_carbon.processors import CarbonSpanProcessor
 
 API_KEY = "sk-test-secret-never-in-spans"
 
@@ -29,13 +25,8 @@ def server():
 
 @pytest.fixture
 def spans():
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CarbonSpanProcessor(SimpleSpanProcessor(exporter), settings=CarbonSettings(zone="FR")))
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    yield exporter
-    instrumentor.uninstrument()
+    with instrumented(OpenAIInstrumentor()) as exporter:
+        yield exporter
 
 
 @pytest.fixture
@@ -103,17 +94,10 @@ def test_stream_drained_with_usage(client, spans):
     assert_usage(attrs)
 
 
-def test_stream_usage_injection_is_opt_in(server, monkeypatch):
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, include_usage=True)
-    try:
+def test_stream_usage_injection_is_opt_in(server):
+    with instrumented(OpenAIInstrumentor(), include_usage=True) as exporter:
         client = openai.OpenAI(base_url=server.url, api_key=API_KEY, max_retries=0)
         list(client.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True))
-    finally:
-        instrumentor.uninstrument()
     assert_usage(only(exporter).attributes)
     assert server.requests[-1][2]["stream_options"] == {"include_usage": True}
 

@@ -10,7 +10,8 @@ import json
 from typing import Any, Mapping
 
 from otel_carbon import semconv as sc
-from otel_carbon.instrumentations._shared import Request, Response, capture_content, provider_from_base_url
+from otel_carbon.instrumentations._shared import Request, Response, capture_content
+from otel_carbon.instrumentations._shared.request import request_from_call
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 
 
@@ -26,24 +27,7 @@ def _int(value: Any) -> int:
 
 def request(client: Any, kwargs: Mapping[str, Any]) -> Request:
     """The span's start facts for ``messages.create(**kwargs)``."""
-    endpoint = provider_from_base_url(getattr(client, "base_url", None), "anthropic")
-    attributes: dict[str, Any] = {
-        sc.GEN_AI_REQUEST_MAX_TOKENS: kwargs.get("max_tokens"),
-        sc.GEN_AI_REQUEST_TEMPERATURE: kwargs.get("temperature"),
-        sc.GEN_AI_REQUEST_TOP_P: kwargs.get("top_p"),
-    }
-    if capture_content() and kwargs.get("messages") is not None:
-        attributes[sc.GEN_AI_INPUT_MESSAGES] = json.dumps(kwargs.get("messages"), default=str)
-    return Request(
-        operation="chat",
-        provider=endpoint.provider,
-        model=kwargs.get("model"),
-        server_address=endpoint.address,
-        server_port=endpoint.port,
-        stream=bool(kwargs.get("stream")),
-        local=endpoint.local,
-        attributes={k: v for k, v in attributes.items() if v is not None},
-    )
+    return request_from_call("chat", "anthropic", client, kwargs)
 
 
 def usage_response(model: Any, message_id: Any, stop_reason: Any, usage: Any) -> Response:

@@ -11,7 +11,8 @@ import json
 from typing import Any, Mapping
 
 from otel_carbon import semconv as sc
-from otel_carbon.instrumentations._shared import Request, Response, capture_content, provider_from_base_url
+from otel_carbon.instrumentations._shared import Request, Response, capture_content
+from otel_carbon.instrumentations._shared.request import request_from_call
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 
 
@@ -29,26 +30,13 @@ def _int(value: Any) -> int | None:
 
 def request(operation: str, client: Any, kwargs: Mapping[str, Any]) -> Request:
     """The span's start facts for ``operation`` called with ``kwargs`` on ``client``."""
-    endpoint = provider_from_base_url(getattr(client, "base_url", None), "openai")
-    attributes: dict[str, Any] = {
-        sc.GEN_AI_REQUEST_MAX_TOKENS: kwargs.get("max_completion_tokens") or kwargs.get("max_tokens")
-        or kwargs.get("max_output_tokens"),
-        sc.GEN_AI_REQUEST_TEMPERATURE: kwargs.get("temperature"),
-        sc.GEN_AI_REQUEST_TOP_P: kwargs.get("top_p"),
-    }
-    if capture_content():
-        messages = kwargs.get("messages", kwargs.get("input"))
-        if messages is not None:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = json.dumps(messages, default=str)
-    return Request(
-        operation=operation,
-        provider=endpoint.provider,
-        model=kwargs.get("model"),
-        server_address=endpoint.address,
-        server_port=endpoint.port,
-        stream=bool(kwargs.get("stream")),
-        local=endpoint.local,
-        attributes={k: v for k, v in attributes.items() if v is not None},
+    return request_from_call(
+        operation,
+        "openai",
+        client,
+        kwargs,
+        max_tokens_keys=("max_completion_tokens", "max_tokens", "max_output_tokens"),
+        content_keys=("messages", "input"),
     )
 
 

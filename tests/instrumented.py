@@ -1,0 +1,26 @@
+"""Shared set-up of the instrumentation tests: an instrumentor feeding our processor into memory."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_carbon.config import CarbonSettings
+from otel_carbon.processors import CarbonSpanProcessor
+
+
+@contextmanager
+def instrumented(instrumentor: Any, **instrument_kw: Any) -> Iterator[InMemorySpanExporter]:
+    """Instrument with ``instrumentor`` → CarbonSpanProcessor → memory; uninstrument on exit."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CarbonSpanProcessor(SimpleSpanProcessor(exporter), settings=CarbonSettings(zone="FR")))
+    instrumentor.instrument(tracer_provider=provider, **instrument_kw)
+    try:
+        yield exporter
+    finally:
+        instrumentor.uninstrument()
