@@ -129,3 +129,19 @@ def test_demo_table_sums_the_enriched_spans():
     assert sum(i.carbon_g for i in items.values()) == pytest.approx(sum(s.attributes[sc.SCI_CARBON] for s in spans))
     zones = {zone for _, zone in items}
     assert "DE" in zones and len(zones) >= 2  # the local model runs here; remote providers elsewhere
+
+
+def test_demo_drives_the_real_sdks_through_our_instrumentation():
+    from otel_carbon.config import CarbonSettings
+
+    spans = demo.run_workload(demo.WORKLOAD, CarbonSettings(zone="DE"), real_sdks=True)
+    real = [s for s in spans if s.instrumentation_scope.name.startswith("otel_carbon.instrumentations")]
+    assert {s.attributes["gen_ai.provider.name"] for s in real} == {"openai", "anthropic"}
+    assert any(s.attributes.get("gen_ai.request.stream") for s in real)
+    for span in real:
+        assert span.attributes["server.address"] in ("api.openai.com", "api.anthropic.com")
+        assert span.attributes[sc.SCI_INTENSITY_ZONE] == "US"  # the providers' serving zone, not this machine's
+        assert span.attributes["gen_ai.usage.input_tokens"] > 0
+        assert sc.SCI_CARBON in span.attributes
+    synthetic = [s for s in spans if s not in real]
+    assert len(synthetic) == len(demo.WORKLOAD) - len(demo.SDK_WORKLOAD)

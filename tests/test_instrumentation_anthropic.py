@@ -9,7 +9,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from instrumented import instrumented
-from llm_servers import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS,
+from otel_carbon.demo_server import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS,
                          LLMServer)
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from instrumented import instrumented
-from llm_servers import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS, LLMServer
+from otel_carbon.demo_server import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS, LLMServer
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.openai import OpenAIInstrumentor
 

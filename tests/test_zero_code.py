@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llm_servers import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
+from otel_carbon.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
 from otlp_receiver import OTLPReceiver
 
 APP = Path(__file__).parent / "apps" / "sample_app.py"

@@ -1,10 +1,16 @@
 """``otel-carbon demo``: a sample GenAI workload through the real OpenTelemetry pipeline.
 
-No API key and no network: each call of the built-in workload becomes a span
-shaped like a GenAI client instrumentation's, goes TracerProvider →
-CarbonSpanProcessor → exporter, and the enriched spans are summed into a
-carbon line-item table.  With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the spans
-and carbon metrics are also exported over OTLP.
+No API key and no network.  When the ``openai`` and ``anthropic`` packages are
+installed (``pip install 'otel-carbon[demo]'``), the demo starts an embedded
+loopback server that speaks their APIs (:mod:`otel_carbon.demo_server`) and
+makes real SDK calls — plain and streamed — under our instrumentation; the
+SDKs believe they talk to ``api.openai.com`` / ``api.anthropic.com`` (an HTTP
+transport routes the connection to the loopback port), so the spans describe
+the real services.  The rest of the workload (other providers, a local model)
+is emitted as spans shaped like a GenAI instrumentation's.  Every span goes
+TracerProvider → CarbonSpanProcessor → exporter, and the enriched spans are
+summed into a carbon line-item table.  With ``OTEL_EXPORTER_OTLP_ENDPOINT``
+set, spans and carbon metrics are also exported over OTLP.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import os
 import sys
 from collections import defaultdict
+from importlib import import_module
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -44,9 +51,9 @@ class SampleCall:
     feature: str = "chat"
 
 
-#: A small product's day in miniature: chat, a cached system prompt, a reasoning
-#: call, embeddings for retrieval, a local model on this machine.
-WORKLOAD: tuple[SampleCall, ...] = (
+#: The OpenAI and Anthropic part of the workload: real SDK calls when the SDKs
+#: are installed, else spans of these shapes.
+SDK_WORKLOAD: tuple[SampleCall, ...] = (
     SampleCall("openai", "gpt-4o-mini", 1200, 250, server_address="api.openai.com"),
     SampleCall("openai", "gpt-4o-mini", 1200, 310, cached_input_tokens=1024, server_address="api.openai.com"),
     SampleCall("openai", "gpt-4o", 3000, 600, server_address="api.openai.com", feature="summarise"),
@@ -54,6 +61,10 @@ WORKLOAD: tuple[SampleCall, ...] = (
     SampleCall("openai", "text-embedding-3-small", 8000, 0, server_address="api.openai.com", operation="embeddings", feature="search"),
     SampleCall("anthropic", "claude-sonnet-4-5", 5000, 700, cached_input_tokens=4000, server_address="api.anthropic.com"),
     SampleCall("anthropic", "claude-haiku-4-5", 900, 150, server_address="api.anthropic.com", feature="classify"),
+)
+#: A small product's day in miniature: chat, a cached system prompt, a reasoning
+#: call, embeddings for retrieval, other providers, a local model on this machine.
+WORKLOAD: tuple[SampleCall, ...] = SDK_WORKLOAD + (
     SampleCall("gcp.gemini", "gemini-2.5-flash", 2000, 400, server_address="generativelanguage.googleapis.com"),
     SampleCall("mistral_ai", "mistral-large-latest", 1500, 500, server_address="api.mistral.ai", feature="summarise"),
     SampleCall("ollama", "llama3.1:8b", 600, 200, server_address="localhost", feature="classify"),
@@ -78,13 +89,22 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"otel-carbon demo: error: {exc}", file=sys.stderr)
         return 2
-    spans = run_workload(WORKLOAD * args.repeat, settings)
+    spans = run_workload(WORKLOAD * args.repeat, settings, real_sdks=True)
     print(render_table(line_items(spans)))
+    real = sum(1 for s in spans if s.instrumentation_scope and s.instrumentation_scope.name.startswith("otel_carbon.instrumentations"))
+    if real:
+        print(f"\n{real} of {len(spans)} calls made with the real openai/anthropic SDKs against the embedded server.")
     return 0
 
 
-def run_workload(calls: Iterable[SampleCall], settings: CarbonSettings) -> Sequence[ReadableSpan]:
-    """Emit one span per call through TracerProvider → CarbonSpanProcessor → exporters."""
+def run_workload(
+    calls: Iterable[SampleCall], settings: CarbonSettings, *, real_sdks: bool = False
+) -> Sequence[ReadableSpan]:
+    """Emit one span per call through TracerProvider → CarbonSpanProcessor → exporters.
+
+    With ``real_sdks``, OpenAI and Anthropic calls are made with the real SDKs
+    against the embedded server (when installed) instead of emitted as spans.
+    """
     memory = InMemorySpanExporter()
     export: list[SpanProcessor] = [SimpleSpanProcessor(memory)]
     readers: list[MetricReader] = [InMemoryMetricReader()]
@@ -102,6 +122,9 @@ def run_workload(calls: Iterable[SampleCall], settings: CarbonSettings) -> Seque
     tracer_provider.add_span_processor(
         CarbonSpanProcessor(exporters, context=EnrichmentContext(settings=settings), meter_provider=meter_provider)
     )
+    calls = list(calls)
+    if real_sdks and run_sdk_calls(tracer_provider, repeat=max(1, sum(c in SDK_WORKLOAD for c in calls) // len(SDK_WORKLOAD))):
+        calls = [c for c in calls if c not in SDK_WORKLOAD]
     tracer = tracer_provider.get_tracer("otel_carbon.demo")
     for call in calls:
         with tracer.start_as_current_span(f"{call.operation} {call.model}", kind=SpanKind.CLIENT) as span:
@@ -109,6 +132,74 @@ def run_workload(calls: Iterable[SampleCall], settings: CarbonSettings) -> Seque
     tracer_provider.shutdown()
     meter_provider.shutdown()
     return memory.get_finished_spans()
+
+
+def run_sdk_calls(tracer_provider: TracerProvider, repeat: int = 1) -> bool:
+    """Real OpenAI and Anthropic SDK calls, instrumented, against the embedded server.
+
+    Returns ``False`` (and does nothing) when the SDKs are not installed.
+    """
+    try:
+        import anthropic
+        import openai
+    except ImportError:
+        return False
+    from otel_carbon.demo_server import LLMServer
+    from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor
+    from otel_carbon.instrumentations.openai import OpenAIInstrumentor
+
+    instrumentors = (OpenAIInstrumentor(), AnthropicInstrumentor())
+    with LLMServer() as server:
+        port = server.server_address[1]
+        oai = openai.OpenAI(api_key="demo-key", http_client=_loopback_client(openai, port), max_retries=0)
+        claude = anthropic.Anthropic(api_key="demo-key", http_client=_loopback_client(anthropic, port), max_retries=0)
+        for instrumentor in instrumentors:
+            instrumentor.instrument(tracer_provider=tracer_provider)
+        try:
+            hello = [{"role": "user", "content": "Say hello to the grid."}]
+            for _ in range(repeat):
+                oai.chat.completions.create(model="gpt-4o-mini", messages=hello)
+                for _chunk in oai.chat.completions.create(model="gpt-4o-mini", messages=hello, stream=True,
+                                                          stream_options={"include_usage": True}):
+                    pass
+                oai.chat.completions.create(model="gpt-4o", messages=hello)
+                oai.responses.create(model="o4-mini", input="Plan a low-carbon batch job.")
+                oai.embeddings.create(model="text-embedding-3-small", input="carbon-aware search")
+                claude.messages.create(model="claude-sonnet-4-5", max_tokens=256, messages=hello)
+                for _event in claude.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=hello,
+                                                     stream=True):
+                    pass
+        finally:
+            for instrumentor in instrumentors:
+                instrumentor.uninstrument()
+            oai.close()
+            claude.close()
+    return True
+
+
+def _loopback_client(sdk: Any, port: int) -> Any:
+    """The SDK's default HTTP client, its connections routed to the embedded server.
+
+    Each SDK pins its own httpx flavour (``httpx`` or ``httpx2``): the
+    transport is taken from the package the SDK's client class comes from.
+    """
+    httpx_module = import_module(sdk.DefaultHttpxClient.__mro__[1].__module__.partition(".")[0])
+    return sdk.DefaultHttpxClient(transport=_ToLoopback(port, httpx_module.HTTPTransport()))
+
+
+class _ToLoopback:
+    """An httpx transport that sends every request to the embedded server's loopback port."""
+
+    def __init__(self, port: int, inner: Any) -> None:
+        self._port = port
+        self._inner = inner
+
+    def handle_request(self, request: Any) -> Any:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self._port)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _attributes(call: SampleCall) -> dict[str, Any]:

@@ -8,18 +8,15 @@ Peers are installed apart from the project's environment (``.peers/``, see
 
 import json
 import sys
-from pathlib import Path
 
 import openai
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from llm_servers import LLMServer  # noqa: E402
-
-from otel_carbon.config import CarbonSettings  # noqa: E402
-from otel_carbon.processors import CarbonSpanProcessor  # noqa: E402
+from otel_carbon.config import CarbonSettings
+from otel_carbon.demo_server import LLMServer
+from otel_carbon.processors import CarbonSpanProcessor
 
 if sys.argv[1] == "official":
     from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor

@@ -1,4 +1,7 @@
-"""Loopback servers speaking the OpenAI and Anthropic HTTP APIs (JSON and SSE), for the real SDKs.
+"""A loopback server speaking the OpenAI and Anthropic HTTP APIs (JSON and SSE), for the real SDKs.
+
+It serves ``otel-carbon demo`` (real SDK calls with no key and no network) and
+the test suite.  Standard library only.
 
 Shapes follow the providers' API references: OpenAI ``/v1/chat/completions``
 (``chat.completion`` / ``chat.completion.chunk`` objects, ``data: [DONE]``),
@@ -140,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LLMServer(ThreadingHTTPServer):
-    """A loopback server on a free port; ``url`` is its base URL with ``/v1``."""
+    """A loopback server on a free port; ``url`` is its base URL with ``/v1``; a context manager."""
 
     daemon_threads = True
 
