@@ -9,8 +9,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from instrumented import instrumented
-from otel_carbon.demo_server import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS,
-                         LLMServer)
+from otel_carbon.demo_server import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS)
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor
 
@@ -19,10 +18,9 @@ API_KEY = "sk-ant-test-secret"
 CONVENTION_INPUT = ANTHROPIC_INPUT + ANTHROPIC_CACHE_READ + ANTHROPIC_CACHE_WRITE
 
 
-@pytest.fixture(scope="module")
-def server():
-    with LLMServer() as s:
-        yield s
+@pytest.fixture
+def server(llm_server):
+    return llm_server
 
 
 @pytest.fixture

@@ -10,17 +10,16 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from instrumented import instrumented
-from otel_carbon.demo_server import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS, LLMServer
+from otel_carbon.demo_server import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.openai import OpenAIInstrumentor
 
 API_KEY = "sk-test-secret-never-in-spans"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with LLMServer() as s:
-        yield s
+@pytest.fixture
+def server(llm_server):
+    return llm_server
 
 
 @pytest.fixture

@@ -1,1 +1,11 @@
 """Subcommands of the ``otel-carbon`` CLI (see ``otel_carbon.cli``)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def usage_error(command: str, message: str) -> int:
+    """Print ``otel-carbon COMMAND: error: MESSAGE`` (one line) on stderr; return exit code 2."""
+    print(f"otel-carbon {command}: error: {message}", file=sys.stderr)
+    return 2

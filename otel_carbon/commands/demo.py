@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections import defaultdict
 from importlib import import_module
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from otel_carbon import semconv as sc
+from otel_carbon.commands import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 
@@ -80,15 +80,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.repeat <= 1000:
-        print("otel-carbon demo: error: --repeat must be between 1 and 1000", file=sys.stderr)
-        return 2
+        return usage_error("demo", "--repeat must be between 1 and 1000")
     try:
         settings = CarbonSettings.from_env(
             zone=args.zone or os.environ.get("OTEL_CARBON_ZONE") or "DE", dimensions=("app.feature",)
         )
     except ConfigError as exc:
-        print(f"otel-carbon demo: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error("demo", str(exc))
     spans = run_workload(WORKLOAD * args.repeat, settings, real_sdks=True)
     print(render_table(line_items(spans)))
     real = sum(1 for s in spans if s.instrumentation_scope and s.instrumentation_scope.name.startswith("otel_carbon.instrumentations"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from otel_carbon.commands import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage
@@ -47,8 +47,7 @@ def _count(raw: str) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"otel-carbon estimate: error: {message}", file=sys.stderr)
-    return 2
+    return usage_error("estimate", message)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from otel_carbon.commands import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import build_intensity
 from otel_carbon.intensity.zones import Location, parse_region, region_info
@@ -51,8 +51,7 @@ def _positive(raw: str) -> float:
 
 
 def _fail(message: str) -> int:
-    print(f"otel-carbon intensity: error: {message}", file=sys.stderr)
-    return 2
+    return usage_error("intensity", message)
 
 
 def run(args: argparse.Namespace) -> int:
