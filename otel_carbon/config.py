@@ -90,6 +90,20 @@ class CarbonSettings:
     #: Zone → Carbon Aware SDK location name, e.g. ``{"IE": "northeurope"}``.
     carbonaware_locations: Mapping[str, str] = field(default_factory=dict)
 
+    # --- measured energy (see docs/energy.md) ---
+    #: Measure device energy around local inference (NVML GPUs, RAPL or a CPU model).
+    energy_meter: bool = True
+    #: Power samples per second taken by the one background sampler while windows are open.
+    energy_sample_hz: float = 10.0
+    #: Root of the powercap sysfs tree holding RAPL domains.
+    energy_rapl_path: str = "/sys/class/powercap"
+    #: How overlapping windows share a device: ``tokens`` (token rate where known) or ``time``.
+    energy_attribution: str = "tokens"
+    #: CPU TDP in W for the CPU power model; unset = looked up by CPU model name.
+    energy_cpu_tdp_w: float | None = None
+    #: Memory power per GB of this process's resident memory, W/GB (used when RAPL has no DRAM domain).
+    energy_memory_w_per_gb: float = 0.375
+
     def __post_init__(self) -> None:
         _check_range("host_ratio", self.host_ratio, 0.0, 100.0)
         _check_range("idle_share", self.idle_share, 0.0, 10.0)
@@ -104,6 +118,11 @@ class CarbonSettings:
         _check_choice("electricitymaps_api_version", self.electricitymaps_api_version, ("v3", "v4"))
         _check_choice("electricitymaps_emission_factor", self.electricitymaps_emission_factor, ("lifecycle", "direct"))
         _check_choice("watttime_signal", self.watttime_signal, ("co2_moer", "co2_aoer"))
+        _check_range("energy_sample_hz", self.energy_sample_hz, 0.5, 1000.0)
+        _check_choice("energy_attribution", self.energy_attribution, ("tokens", "time"))
+        if self.energy_cpu_tdp_w is not None:
+            _check_range("energy_cpu_tdp_w", self.energy_cpu_tdp_w, 1.0, 2000.0)
+        _check_range("energy_memory_w_per_gb", self.energy_memory_w_per_gb, 0.0, 10.0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CarbonSettings:
@@ -242,6 +261,12 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "neso_base_url": _parse_url,
     "carbonaware_url": _parse_url,
     "carbonaware_locations": _parse_mapping,
+    "energy_meter": _parse_bool,
+    "energy_sample_hz": _parse_float,
+    "energy_rapl_path": _parse_text,
+    "energy_attribution": _parse_text,
+    "energy_cpu_tdp_w": _parse_float,
+    "energy_memory_w_per_gb": _parse_float,
 }
 
 #: Fields whose ``configure()`` argument may also be given as its string form.

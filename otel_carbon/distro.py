@@ -9,7 +9,8 @@
   ``OTEL_TRACES_EXPORTER`` is fed through ``CarbonSpanProcessor(BatchSpanProcessor(exporter))``.
   Exporters, endpoints and protocols stay the user's (``OTEL_EXPORTER_OTLP_*``);
   carbon metrics go to the global MeterProvider the SDK builds from
-  ``OTEL_METRICS_EXPORTER``.
+  ``OTEL_METRICS_EXPORTER``.  The process energy meter (NVML GPUs, the host) is
+  installed too, and its devices export ``hw.energy`` / ``hw.power``.
 
 When ``opentelemetry-distro`` is installed too, only one configurator runs:
 set ``OTEL_PYTHON_CONFIGURATOR=otel_carbon`` and ``OTEL_PYTHON_DISTRO=otel_carbon``
@@ -27,9 +28,12 @@ from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from opentelemetry import metrics
+
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import build_intensity
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
+from otel_carbon.sdk_setup import install_energy_meter
 
 _DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -63,6 +67,7 @@ class CarbonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
         context = EnrichmentContext(settings=settings, intensity=intensity)
         kwargs.setdefault("export_span_processor", _processor_factory(context))
         super()._configure(**kwargs)
+        install_energy_meter(settings, metrics.get_meter_provider())
 
 
 def _processor_factory(context: EnrichmentContext) -> Any:

@@ -15,6 +15,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings
+from otel_carbon.energy.install import install_meter
+from otel_carbon.energy.measured import DeviceMeter
+from otel_carbon.energy.metrics import register_hw_metrics
 from otel_carbon.intensity import IntensityCache, build_intensity, zone_for_region
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 
@@ -62,6 +65,7 @@ def configure(
         metric_readers = [PeriodicExportingMetricReader(otlp_metric_exporter())]
     meter_provider = MeterProvider(resource=resource, metric_readers=list(metric_readers))
     intensity = build_intensity(carbon_settings, meter_provider=meter_provider)
+    install_energy_meter(carbon_settings, meter_provider)
     _watch_resource_region(intensity, resource)
     processor = CarbonSpanProcessor(
         span_processor,
@@ -74,6 +78,13 @@ def configure(
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
     return CarbonSetup(tracer_provider, meter_provider, processor, carbon_settings, intensity)
+
+
+def install_energy_meter(settings: CarbonSettings, meter_provider: Any) -> None:
+    """Install the process energy meter (NVML, RAPL / CPU model) and export its devices' ``hw.*`` metrics."""
+    meter = install_meter(settings)
+    if isinstance(meter, DeviceMeter):
+        register_hw_metrics(meter_provider.get_meter("otel_carbon"), meter)
 
 
 def _watch_resource_region(intensity: IntensityCache, resource: Resource) -> None:

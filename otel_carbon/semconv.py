@@ -72,6 +72,10 @@ REASONING_KEYS: Final = (
 #: ``isdisjoint`` pass over a span's keys is the cheapest test for plain spans).
 GENAI_MARKER_KEYS: Final = frozenset(PROVIDER_KEYS + MODEL_KEYS + (GEN_AI_OPERATION_NAME,))
 
+# Providers that run in this process or on this machine (local inference):
+# their energy is this site's, at this site's zone and PUE, with no API price.
+LOCAL_PROVIDERS: Final = frozenset({"transformers", "vllm", "llama_cpp", "ollama"})
+
 # Operations that never burn inference energy on their own.
 NON_INFERENCE_OPERATIONS: Final = frozenset(
     {"execute_tool", "invoke_agent", "invoke_workflow", "create_agent", "fetch_response"}
@@ -116,6 +120,9 @@ SCI_MEASURED_HOST: Final = "sci.measured.host"  # J
 SCI_MEASURED_DURATION: Final = "sci.measured.duration"  # s
 SCI_MEASURED_DEVICES: Final = "sci.measured.devices"  # string[] of hw.id
 SCI_MEASURED_SOURCE: Final = "sci.measured.source"  # e.g. "nvml.counter+rapl"
+SCI_MEASURED_DEVICE_ENERGY: Final = "sci.measured.device_energy"  # double[] J, parallel to sci.measured.devices
+SCI_MEASURED_SHARE: Final = "sci.measured.share"  # 0..1, this window's part of the energy measured while it was open
+SCI_MEASURED_ISSUES: Final = "sci.measured.issues"  # string[], e.g. "GPU-…:lost", "GPU-…:mig-shared", "host:failed"
 
 #: Every attribute enrichment writes; a span carrying SCI_CARBON is left alone.
 SCI_OUTPUT_KEYS: Final = (

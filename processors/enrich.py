@@ -97,7 +97,11 @@ def carbon_attributes(
     provider = str(provider) if provider is not None else None
     model = sc.first_present(attributes, sc.MODEL_KEYS)
     measured = measured_energy(attributes)
-    local = measured is not None or is_local_host(attributes.get(sc.SERVER_ADDRESS))
+    local = (
+        measured is not None
+        or is_local_host(attributes.get(sc.SERVER_ADDRESS))
+        or (provider in sc.LOCAL_PROVIDERS and sc.SERVER_ADDRESS not in attributes)
+    )
     zone = resolve_zone(
         context.settings,
         context.catalogue,

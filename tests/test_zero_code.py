@@ -45,7 +45,10 @@ def test_unchanged_app_exports_genai_spans_with_carbon_and_metrics():
             assert attrs["sci.carbon"] > 0 and attrs["sci.energy"] > 0
             assert attrs["sci.intensity.zone"] == "FR"  # a loopback server is local work
             assert "sk-sample-app-key" not in repr(attrs)
-        assert {"sci.carbon", "sci.energy", "sci.carbon.request"} <= receiver.metric_names
+            # a loopback server is measured, not estimated: the distro installed the energy meter
+            assert attrs["sci.energy.method"] == "measured", attrs
+            assert attrs["sci.measured.host"] > 0
+        assert {"sci.carbon", "sci.energy", "sci.carbon.request"} <= receiver.metric_names  # hw.* only for NVML/RAPL devices
 
 
 def test_disabled_instrumentation_leaves_no_genai_span():

@@ -11,8 +11,53 @@ The contract instrumentations code against::
 ``default_meter()`` is process-wide.  Where nothing can be measured (no NVML,
 no RAPL, no permission) it is a meter whose windows return ``None``, and the
 span falls back to estimation.
+
+``install_meter(settings)`` builds the real meter (NVML GPUs, the host's RAPL
+or CPU model) and makes it the default; see ``docs/energy.md``.
 """
 
-from otel_carbon.energy.meter import EnergyMeter, Measurement, NullMeter, Window, default_meter, set_default_meter
+from __future__ import annotations
 
-__all__ = ["EnergyMeter", "Measurement", "NullMeter", "Window", "default_meter", "set_default_meter"]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from otel_carbon.energy.meter import (
+    EnergyMeter,
+    Measurement,
+    NullMeter,
+    Window,
+    default_meter,
+    set_default_meter,
+)
+
+_LAZY = {
+    "install_meter": "otel_carbon.energy.install",
+    "DeviceMeter": "otel_carbon.energy.measured",
+    "register_hw_metrics": "otel_carbon.energy.metrics",
+}
+
+__all__ = [
+    "DeviceMeter",
+    "EnergyMeter",
+    "Measurement",
+    "NullMeter",
+    "Window",
+    "default_meter",
+    "install_meter",
+    "register_hw_metrics",
+    "set_default_meter",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from otel_carbon.energy.install import install_meter
+    from otel_carbon.energy.measured import DeviceMeter
+    from otel_carbon.energy.metrics import register_hw_metrics
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_carbon.energy' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

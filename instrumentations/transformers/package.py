@@ -1,0 +1,3 @@
+"""The transformers versions this instrumentation supports."""
+
+_instruments = ("transformers >= 4.40",)
