@@ -344,3 +344,13 @@ def test_metric_series_beyond_the_cap_are_summed_under_overflow():
         for p in m.data.data_points
     }
     assert points == {(("app.team", "a"),): 1.0, (("app.team", "b"),): 1.0, (("otel.metric.overflow", True),): 2.0}
+
+
+def test_in_process_provider_without_a_measurement_is_still_local_work():
+    settings = CarbonSettings(zone="SE", local_pue=1.0)
+    call = {"gen_ai.provider.name": "transformers", "gen_ai.request.model": "gpt2",
+            "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 20}
+    attrs = Pipeline(settings=settings).emit(call).attributes
+    assert attrs[sc.SCI_INTENSITY_ZONE] == "SE"
+    assert attrs[sc.SCI_ENERGY_OVERHEAD] == 0.0
+    assert sc.GEN_AI_USAGE_COST not in attrs
