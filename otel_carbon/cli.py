@@ -15,7 +15,7 @@ from typing import Sequence
 from otel_carbon import __version__
 
 #: Subcommand modules under ``otel_carbon.commands``, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "estimate", "intensity")
+COMMANDS: tuple[str, ...] = ("demo", "estimate", "intensity", "collector")
 
 
 class _Parser(argparse.ArgumentParser):

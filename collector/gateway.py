@@ -1,0 +1,128 @@
+"""The gRPC gateway: OTLP TraceService in, enrichment, OTLP TraceService out (upstream).
+
+Each accepted request is enriched and forwarded synchronously before it is
+acknowledged, so the sending SDK's own retry covers an upstream outage: an
+unreachable upstream answers ``UNAVAILABLE`` (retryable in OTLP) and nothing
+is acknowledged that was not delivered.  Metrics and logs are relayed
+unchanged.  A request that cannot be enriched is forwarded as it came (logged
+once).  (Persistent retry queue, HTTP receiver, auth/TLS and Prometheus are
+the next slices; see the collector issue.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent import futures
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+from otel_carbon._log import log_once
+from otel_carbon.collector.otlp import enrich_request
+from otel_carbon.processors.enrich import EnrichmentContext
+
+_logger = logging.getLogger(__name__)
+#: Largest request accepted, bytes (the OpenTelemetry Collector's gRPC default is 4 MiB).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class _Relay:
+    """Forward a request to an upstream stub method; map upstream failure to a retryable status."""
+
+    def __init__(self, method: Any, timeout_s: float) -> None:
+        self._method = method
+        self._timeout_s = timeout_s
+
+    def forward(self, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return self._method(request, timeout=self._timeout_s)
+        except grpc.RpcError as error:
+            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
+            # A payload the upstream rejects is the sender's to fix; anything else is retryable.
+            status = code if code == grpc.StatusCode.INVALID_ARGUMENT else grpc.StatusCode.UNAVAILABLE
+            context.abort(status, f"upstream: {code.name}")
+
+
+class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
+    """Enrich, then forward."""
+
+    def __init__(self, upstream: grpc.Channel, context: EnrichmentContext, timeout_s: float) -> None:
+        self._relay = _Relay(trace_service_pb2_grpc.TraceServiceStub(upstream).Export, timeout_s)
+        self._context = context
+        self._lock = threading.Lock()
+        self.enriched = 0  #: GenAI spans enriched so far
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - gRPC name
+        try:
+            count = enrich_request(request, self._context)
+            with self._lock:
+                self.enriched += count
+        except Exception:  # forward what came rather than lose it
+            log_once(_logger, "collector.enrich", "otel-carbon collector could not enrich a request", exc_info=True)
+        return self._relay.forward(request, context)
+
+
+class MetricsRelay(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, upstream: grpc.Channel, timeout_s: float) -> None:
+        self._relay = _Relay(metrics_service_pb2_grpc.MetricsServiceStub(upstream).Export, timeout_s)
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return self._relay.forward(request, context)
+
+
+class LogsRelay(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, upstream: grpc.Channel, timeout_s: float) -> None:
+        self._relay = _Relay(logs_service_pb2_grpc.LogsServiceStub(upstream).Export, timeout_s)
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return self._relay.forward(request, context)
+
+
+class Gateway:
+    """An OTLP/gRPC gateway listening on ``listen`` (``host:port``) and forwarding to ``upstream``."""
+
+    def __init__(
+        self,
+        listen: str,
+        upstream: str,
+        context: EnrichmentContext | None = None,
+        *,
+        workers: int = 8,
+        upstream_timeout_s: float = 10.0,
+    ) -> None:
+        self._channel = grpc.insecure_channel(upstream)
+        self.traces = TraceRelay(self._channel, context or EnrichmentContext(), upstream_timeout_s)
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self.traces, self._server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsRelay(self._channel, upstream_timeout_s), self._server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsRelay(self._channel, upstream_timeout_s), self._server)
+        try:
+            self.port = self._server.add_insecure_port(listen)
+        except RuntimeError:  # grpcio reports a failed bind this way
+            self.port = 0
+        if self.port == 0:
+            self._channel.close()
+            raise OSError(f"cannot listen on {listen}")
+
+    def start(self) -> Gateway:
+        self._server.start()
+        return self
+
+    def wait(self) -> None:
+        self._server.wait_for_termination()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Finish in-flight requests (up to ``grace_s``), then close the upstream channel."""
+        self._server.stop(grace_s).wait()
+        self._channel.close()
+
+    def __enter__(self) -> Gateway:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

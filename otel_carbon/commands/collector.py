@@ -1,0 +1,47 @@
+"""``otel-carbon collector``: run the OTLP/gRPC gateway that adds carbon to GenAI spans.
+
+    otel-carbon collector --listen 0.0.0.0:4317 --upstream otelcol:4317
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from typing import Any
+
+from otel_carbon.commands import usage_error
+from otel_carbon.config import CarbonSettings, ConfigError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("collector", help="run the OTLP gateway that enriches GenAI spans with carbon")
+    parser.add_argument("--listen", default="0.0.0.0:4317", help="OTLP/gRPC address to receive on (host:port)")
+    parser.add_argument("--upstream", required=True, help="OTLP/gRPC address to forward to (host:port)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from otel_carbon.collector.gateway import Gateway
+    from otel_carbon.intensity import build_intensity
+    from otel_carbon.processors.enrich import EnrichmentContext
+
+    try:
+        settings = CarbonSettings.from_env()
+    except ConfigError as exc:
+        return usage_error("collector", str(exc))
+    intensity = build_intensity(settings)
+    try:
+        gateway = Gateway(args.listen, args.upstream, EnrichmentContext(settings=settings, intensity=intensity))
+    except OSError as exc:
+        intensity.close()
+        return usage_error("collector", str(exc))
+    gateway.start()
+    signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
+    print(f"otel-carbon collector: OTLP/gRPC on port {gateway.port}, forwarding to {args.upstream}", flush=True)
+    try:
+        gateway.wait()
+    except KeyboardInterrupt:
+        gateway.stop()
+    finally:
+        intensity.close()
+    return 0
