@@ -5,8 +5,9 @@ acknowledged, so the sending SDK's own retry covers an upstream outage: an
 unreachable upstream answers ``UNAVAILABLE`` (retryable in OTLP) and nothing
 is acknowledged that was not delivered.  Metrics and logs are relayed
 unchanged.  A request that cannot be enriched is forwarded as it came (logged
-once).  (Persistent retry queue, HTTP receiver, auth/TLS and Prometheus are
-the next slices; see the collector issue.)
+once).  OTLP/HTTP (protobuf and JSON) is served on its own port when asked.
+(Persistent retry queue, auth/TLS and Prometheus are the next slices; see the
+collector issue.)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from otel_carbon._log import log_once
+from otel_carbon.collector.http_receiver import OTLPHttpServer, UpstreamUnavailable
 from otel_carbon.collector.otlp import enrich_request
 from otel_carbon.processors.enrich import EnrichmentContext
 
@@ -56,13 +58,17 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
         self._lock = threading.Lock()
         self.enriched = 0  #: GenAI spans enriched so far
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - gRPC name
+    def enrich(self, request: Any) -> None:
+        """Enrich ``request`` in place; on failure leave it as it came (logged once)."""
         try:
             count = enrich_request(request, self._context)
             with self._lock:
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
             log_once(_logger, "collector.enrich", "otel-carbon collector could not enrich a request", exc_info=True)
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - gRPC name
+        self.enrich(request)
         return self._relay.forward(request, context)
 
 
@@ -83,7 +89,8 @@ class LogsRelay(logs_service_pb2_grpc.LogsServiceServicer):
 
 
 class Gateway:
-    """An OTLP/gRPC gateway listening on ``listen`` (``host:port``) and forwarding to ``upstream``."""
+    """An OTLP gateway: gRPC on ``listen`` (``host:port``), optionally OTLP/HTTP on
+    ``http_listen``, forwarding over gRPC to ``upstream``."""
 
     def __init__(
         self,
@@ -91,10 +98,17 @@ class Gateway:
         upstream: str,
         context: EnrichmentContext | None = None,
         *,
+        http_listen: tuple[str, int] | None = None,
         workers: int = 8,
         upstream_timeout_s: float = 10.0,
     ) -> None:
         self._channel = grpc.insecure_channel(upstream)
+        self._timeout_s = upstream_timeout_s
+        self._upstream = {
+            "/v1/traces": trace_service_pb2_grpc.TraceServiceStub(self._channel).Export,
+            "/v1/metrics": metrics_service_pb2_grpc.MetricsServiceStub(self._channel).Export,
+            "/v1/logs": logs_service_pb2_grpc.LogsServiceStub(self._channel).Export,
+        }
         self.traces = TraceRelay(self._channel, context or EnrichmentContext(), upstream_timeout_s)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
@@ -108,9 +122,21 @@ class Gateway:
         if self.port == 0:
             self._channel.close()
             raise OSError(f"cannot listen on {listen}")
+        self.http = OTLPHttpServer(http_listen, self._relay_http, MAX_MESSAGE_BYTES) if http_listen else None
+
+    def _relay_http(self, path: str, request: Any) -> None:
+        """Enrich (traces) and forward one OTLP/HTTP request; raise UpstreamUnavailable to ask for a retry."""
+        if path == "/v1/traces":
+            self.traces.enrich(request)
+        try:
+            self._upstream[path](request, timeout=self._timeout_s)
+        except grpc.RpcError as error:
+            raise UpstreamUnavailable(path) from error
 
     def start(self) -> Gateway:
         self._server.start()
+        if self.http is not None:
+            self.http.start()
         return self
 
     def wait(self) -> None:
@@ -118,6 +144,8 @@ class Gateway:
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Finish in-flight requests (up to ``grace_s``), then close the upstream channel."""
+        if self.http is not None:
+            self.http.stop()
         self._server.stop(grace_s).wait()
         self._channel.close()
 

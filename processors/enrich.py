@@ -8,6 +8,7 @@ from protobuf is enriched exactly like an in-process ``ReadableSpan``.
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -72,12 +73,12 @@ def measured_energy(attributes: Mapping[str, Any]) -> MeasuredEnergy | None:
     host = _float(attributes.get(sc.SCI_MEASURED_HOST))
     if accelerator is None and host is None:
         return None
-    devices = attributes.get(sc.SCI_MEASURED_DEVICES) or ()
+    devices = attributes.get(sc.SCI_MEASURED_DEVICES)
     return MeasuredEnergy(
         accelerator_j=accelerator or 0.0,
         host_j=host,
         duration_s=_float(attributes.get(sc.SCI_MEASURED_DURATION)) or 0.0,
-        devices=max(len(devices), 1) if not isinstance(devices, str) else 1,
+        devices=max(len(devices), 1) if isinstance(devices, (list, tuple)) else 1,
     )
 
 
@@ -185,14 +186,21 @@ def _resource_zone(resource: Mapping[str, Any]) -> str | None:
 
 
 def _int(value: Any) -> int:
+    """A non-negative token count; anything else (text, bool, NaN, ±inf, negative) counts as 0."""
+    if value is None or isinstance(value, bool):
+        return 0
     try:
-        return max(int(value), 0) if value is not None and not isinstance(value, bool) else 0
-    except (TypeError, ValueError):
+        return max(int(value), 0)
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
 def _float(value: Any) -> float | None:
+    """A finite, non-negative number, or ``None``."""
+    if value is None or isinstance(value, bool):
+        return None
     try:
-        return float(value) if value is not None and not isinstance(value, bool) else None
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) and number >= 0 else None

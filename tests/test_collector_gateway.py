@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.resources import Resource
@@ -13,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_carbon import semconv as sc
 from otel_carbon.collector.gateway import Gateway
+from otel_carbon.collector.http_receiver import JSON, PROTOBUF, decode
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 from otlp_receiver import OTLPReceiver
@@ -84,3 +91,93 @@ def test_cli_rejects_a_bad_listen_address(capsys):
 
     assert main(["collector", "--listen", "256.0.0.1:99999", "--upstream", "127.0.0.1:1"]) == 2
     assert "otel-carbon collector: error:" in capsys.readouterr().err
+
+
+# --- OTLP/HTTP ---------------------------------------------------------------------------
+
+
+def http_gateway(upstream_port: int, context: EnrichmentContext) -> Gateway:
+    return Gateway("127.0.0.1:0", f"127.0.0.1:{upstream_port}", context, http_listen=("127.0.0.1", 0))
+
+
+def test_otlp_http_protobuf_from_the_standard_exporter(context):
+    with OTLPReceiver() as upstream, http_gateway(upstream.port, context) as gateway:
+        provider = TracerProvider(resource=RESOURCE)
+        exporter = HTTPSpanExporter(endpoint=f"http://127.0.0.1:{gateway.http.port}/v1/traces")
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        provider.get_tracer("app").start_span("chat gpt-4o-mini", attributes=GENAI).end()
+        provider.get_tracer("app").start_span("GET /health", attributes=PLAIN).end()
+        provider.shutdown()
+    spans = dict(upstream.spans)
+    assert spans["chat gpt-4o-mini"]["sci.carbon"] > 0
+    assert spans["GET /health"] == PLAIN
+
+
+def otlp_json_body(name: str, attributes: dict) -> bytes:
+    values = [{"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
+              for k, v in attributes.items()]
+    return json.dumps({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{
+        "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": name,
+        "kind": 3, "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000",
+        "attributes": values}]}]}]}).encode()
+
+
+def test_otlp_http_json_and_rejections_are_counted_while_serving_continues(context):
+    with OTLPReceiver() as upstream, http_gateway(upstream.port, context) as gateway:
+        url = f"http://127.0.0.1:{gateway.http.port}"
+        ok = httpx.post(f"{url}/v1/traces", content=otlp_json_body("chat gpt-4o-mini", GENAI),
+                        headers={"content-type": "application/json"})
+        assert ok.status_code == 200
+        wrong_type = httpx.post(f"{url}/v1/traces", content=b"x", headers={"content-type": "text/plain"})
+        garbage = httpx.post(f"{url}/v1/traces", content=b"\xff\x00garbage",
+                             headers={"content-type": "application/x-protobuf"})
+        bad_json = httpx.post(f"{url}/v1/traces", content=b"{not json", headers={"content-type": "application/json"})
+        huge = httpx.post(f"{url}/v1/traces", content=b"\x00" * (5 * 1024 * 1024),
+                          headers={"content-type": "application/x-protobuf"})
+        assert (wrong_type.status_code, garbage.status_code, bad_json.status_code, huge.status_code) == (415, 400, 400, 413)
+        again = httpx.post(f"{url}/v1/traces", content=otlp_json_body("chat again", GENAI),
+                           headers={"content-type": "application/json"})
+        assert again.status_code == 200
+        assert gateway.http.rejected.by_reason == {"content_type": 1, "malformed": 2, "too_large": 1}
+    spans = dict(upstream.spans)
+    assert spans["chat gpt-4o-mini"]["sci.carbon"] > 0 and "chat again" in spans
+
+
+def test_otlp_http_upstream_down_is_503_with_retry_after(context):
+    with OTLPReceiver() as parked:
+        dead_port = parked.port
+    gateway = Gateway("127.0.0.1:0", f"127.0.0.1:{dead_port}", context, http_listen=("127.0.0.1", 0),
+                      upstream_timeout_s=0.5)
+    with gateway:
+        response = httpx.post(f"http://127.0.0.1:{gateway.http.port}/v1/traces",
+                              content=otlp_json_body("chat gpt-4o-mini", GENAI), headers={"content-type": "application/json"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=512), content_type=st.sampled_from([PROTOBUF, JSON]))
+def test_decoding_arbitrary_bytes_either_parses_or_is_a_clean_rejection(body, content_type):
+    try:
+        decode(body, content_type, trace_service_pb2.ExportTraceServiceRequest)
+    except ValueError:
+        pass  # answered 400 and counted by the receiver
+
+
+GENAI_KEYS = ["gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.operation.name",
+              "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+              "sci.measured.accelerator", "sci.measured.devices", "server.address"]
+VALUES = st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True), st.text(max_size=20), st.booleans(),
+                   st.lists(st.text(max_size=5), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(attributes=st.dictionaries(st.sampled_from(GENAI_KEYS), VALUES, max_size=len(GENAI_KEYS)))
+def test_enrichment_of_garbage_genai_attributes_never_raises(attributes):
+    from otel_carbon.collector.otlp import any_value, enrich_request
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
+    enrich_request(request, EnrichmentContext(settings=CarbonSettings(zone="FR")))

@@ -16,6 +16,7 @@ from otel_carbon.config import CarbonSettings, ConfigError
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("collector", help="run the OTLP gateway that enriches GenAI spans with carbon")
     parser.add_argument("--listen", default="0.0.0.0:4317", help="OTLP/gRPC address to receive on (host:port)")
+    parser.add_argument("--http-port", type=int, default=4318, help="OTLP/HTTP port on the --listen host (0: none)")
     parser.add_argument("--upstream", required=True, help="OTLP/gRPC address to forward to (host:port)")
     parser.set_defaults(handler=run)
 
@@ -31,13 +32,20 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("collector", str(exc))
     intensity = build_intensity(settings)
     try:
-        gateway = Gateway(args.listen, args.upstream, EnrichmentContext(settings=settings, intensity=intensity))
+        host = args.listen.rpartition(":")[0] or "0.0.0.0"
+        gateway = Gateway(
+            args.listen,
+            args.upstream,
+            EnrichmentContext(settings=settings, intensity=intensity),
+            http_listen=(host, args.http_port) if args.http_port else None,
+        )
     except OSError as exc:
         intensity.close()
         return usage_error("collector", str(exc))
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
-    print(f"otel-carbon collector: OTLP/gRPC on port {gateway.port}, forwarding to {args.upstream}", flush=True)
+    http = f", OTLP/HTTP on port {gateway.http.port}" if gateway.http else ""
+    print(f"otel-carbon collector: OTLP/gRPC on port {gateway.port}{http}, forwarding to {args.upstream}", flush=True)
     try:
         gateway.wait()
     except KeyboardInterrupt:
