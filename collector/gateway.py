@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from otel_carbon._log import log_once
 from otel_carbon.collector.http_receiver import OTLPHttpServer, UpstreamUnavailable
-from otel_carbon.collector.otlp import enrich_request
+from otel_carbon.collector.otlp import OnEnriched, enrich_request
 from otel_carbon.processors.enrich import EnrichmentContext
 
 _logger = logging.getLogger(__name__)
@@ -52,16 +52,19 @@ class _Relay:
 class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
     """Enrich, then forward."""
 
-    def __init__(self, upstream: grpc.Channel, context: EnrichmentContext, timeout_s: float) -> None:
+    def __init__(
+        self, upstream: grpc.Channel, context: EnrichmentContext, timeout_s: float, on_enriched: OnEnriched | None
+    ) -> None:
         self._relay = _Relay(trace_service_pb2_grpc.TraceServiceStub(upstream).Export, timeout_s)
         self._context = context
+        self._on_enriched = on_enriched
         self._lock = threading.Lock()
         self.enriched = 0  #: GenAI spans enriched so far
 
     def enrich(self, request: Any) -> None:
         """Enrich ``request`` in place; on failure leave it as it came (logged once)."""
         try:
-            count = enrich_request(request, self._context)
+            count = enrich_request(request, self._context, self._on_enriched)
             with self._lock:
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
@@ -99,6 +102,7 @@ class Gateway:
         context: EnrichmentContext | None = None,
         *,
         http_listen: tuple[str, int] | None = None,
+        metrics_listen: tuple[str, int] | None = None,
         workers: int = 8,
         upstream_timeout_s: float = 10.0,
     ) -> None:
@@ -109,7 +113,14 @@ class Gateway:
             "/v1/metrics": metrics_service_pb2_grpc.MetricsServiceStub(self._channel).Export,
             "/v1/logs": logs_service_pb2_grpc.LogsServiceStub(self._channel).Export,
         }
-        self.traces = TraceRelay(self._channel, context or EnrichmentContext(), upstream_timeout_s)
+        context = context or EnrichmentContext()
+        self.prometheus = None
+        if metrics_listen:
+            from otel_carbon.collector.prometheus import PrometheusEndpoint  # the 'collector' extra
+
+            self.prometheus = PrometheusEndpoint(*metrics_listen, dimensions=context.settings.dimensions)
+        on_enriched = self.prometheus.record if self.prometheus else None
+        self.traces = TraceRelay(self._channel, context, upstream_timeout_s, on_enriched)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self.traces, self._server)
@@ -147,6 +158,8 @@ class Gateway:
         if self.http is not None:
             self.http.stop()
         self._server.stop(grace_s).wait()
+        if self.prometheus is not None:
+            self.prometheus.stop()
         self._channel.close()
 
     def __enter__(self) -> Gateway:

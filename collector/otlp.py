@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -40,8 +40,17 @@ def any_value(value: Any) -> AnyValue:
     return AnyValue(string_value=str(value))
 
 
-def enrich_request(request: ExportTraceServiceRequest, context: EnrichmentContext) -> int:
-    """Add carbon attributes, in place, to every GenAI span of ``request``; return how many."""
+OnEnriched = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], None]
+
+
+def enrich_request(
+    request: ExportTraceServiceRequest, context: EnrichmentContext, on_enriched: OnEnriched | None = None
+) -> int:
+    """Add carbon attributes, in place, to every GenAI span of ``request``; return how many.
+
+    ``on_enriched(span_attributes, carbon_attributes, resource_attributes)`` is
+    called for each enriched span (the gateway records its carbon metrics there).
+    """
     enriched = 0
     for resource_spans in request.resource_spans:
         resource: Mapping[str, Any] | None = None
@@ -55,6 +64,10 @@ def enrich_request(request: ExportTraceServiceRequest, context: EnrichmentContex
                 if resource is None:
                     resource = attributes_dict(resource_spans.resource.attributes)
                 carbon = carbon_attributes(attributes, resource, context)
+                if not carbon:
+                    continue
                 span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in carbon.items())
-                enriched += bool(carbon)
+                enriched += 1
+                if on_enriched is not None:
+                    on_enriched(attributes, carbon, resource)
     return enriched

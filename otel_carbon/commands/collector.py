@@ -17,6 +17,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("collector", help="run the OTLP gateway that enriches GenAI spans with carbon")
     parser.add_argument("--listen", default="0.0.0.0:4317", help="OTLP/gRPC address to receive on (host:port)")
     parser.add_argument("--http-port", type=int, default=4318, help="OTLP/HTTP port on the --listen host (0: none)")
+    parser.add_argument("--metrics-port", type=int, default=9464, help="Prometheus scrape port (0: none)")
     parser.add_argument("--upstream", required=True, help="OTLP/gRPC address to forward to (host:port)")
     parser.set_defaults(handler=run)
 
@@ -38,10 +39,14 @@ def run(args: argparse.Namespace) -> int:
             args.upstream,
             EnrichmentContext(settings=settings, intensity=intensity),
             http_listen=(host, args.http_port) if args.http_port else None,
+            metrics_listen=(host, args.metrics_port) if args.metrics_port else None,
         )
     except OSError as exc:
         intensity.close()
         return usage_error("collector", str(exc))
+    except ImportError:
+        intensity.close()
+        return usage_error("collector", "the metrics endpoint needs: pip install 'otel-carbon[collector]' (or --metrics-port 0)")
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
     http = f", OTLP/HTTP on port {gateway.http.port}" if gateway.http else ""
