@@ -133,7 +133,19 @@ class Gateway:
         if self.port == 0:
             self._channel.close()
             raise OSError(f"cannot listen on {listen}")
-        self.http = OTLPHttpServer(http_listen, self._relay_http, MAX_MESSAGE_BYTES) if http_listen else None
+        self.http = (
+            OTLPHttpServer(http_listen, self._relay_http, MAX_MESSAGE_BYTES, ready=self.upstream_ready)
+            if http_listen
+            else None
+        )
+
+    def upstream_ready(self, timeout_s: float = 1.0) -> bool:
+        """Whether the upstream channel connects within ``timeout_s``."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout_s)
+        except grpc.FutureTimeoutError:
+            return False
+        return True
 
     def _relay_http(self, path: str, request: Any) -> None:
         """Enrich (traces) and forward one OTLP/HTTP request; raise UpstreamUnavailable to ask for a retry."""

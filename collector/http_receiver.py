@@ -2,6 +2,7 @@
 
 Requests are decoded, handed to the gateway's relay function (which enriches
 traces and forwards upstream), and answered in the request's encoding.
+``GET /healthz`` and ``GET /readyz`` (upstream reachable) serve probes.
 Rejections follow the OTLP/HTTP specification: 415 for an unsupported content
 type, 400 for a payload that does not decode, 413 above the size limit, 503
 with ``Retry-After`` when the upstream is unavailable (retryable).
@@ -85,6 +86,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        """``/healthz``: the process serves; ``/readyz``: and the upstream is reachable."""
+        if self.path == "/healthz":
+            return self._send(200, JSON, b'{"status": "ok"}')
+        if self.path == "/readyz":
+            ready = self.server.ready()
+            return self._send(200 if ready else 503, JSON, json.dumps({"ready": ready}).encode())
+        self._send(404, JSON, b'{"code": 404, "message": "unknown path"}')
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         types = SIGNALS.get(self.path)
         if types is None:
@@ -129,9 +139,12 @@ class OTLPHttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], relay: Relay, max_bytes: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], relay: Relay, max_bytes: int, ready: Callable[[], bool] = lambda: True
+    ) -> None:
         super().__init__(address, _Handler)
         self.relay = relay
+        self.ready = ready
         self.max_bytes = max_bytes
         self.rejected = RejectionCounts()
         self._thread = threading.Thread(target=self.serve_forever, name="otel-carbon-otlp-http", daemon=True)

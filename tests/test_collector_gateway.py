@@ -181,3 +181,16 @@ def test_enrichment_of_garbage_genai_attributes_never_raises(attributes):
     span = request.resource_spans.add().scope_spans.add().spans.add()
     span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
     enrich_request(request, EnrichmentContext(settings=CarbonSettings(zone="FR")))
+
+
+def test_health_and_readiness(context):
+    with OTLPReceiver() as upstream, http_gateway(upstream.port, context) as gateway:
+        url = f"http://127.0.0.1:{gateway.http.port}"
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/readyz").json() == {"ready": True}
+    with OTLPReceiver() as parked:
+        dead_port = parked.port
+    with http_gateway(dead_port, context) as gateway:
+        url = f"http://127.0.0.1:{gateway.http.port}"
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 503
