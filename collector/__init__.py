@@ -3,7 +3,9 @@
 GenAI spans that arrive without carbon leave with the same ``sci.*``
 attributes the in-process span processor would give them (both call
 :func:`otel_carbon.processors.enrich.carbon_attributes`); other spans, and
-spans that already carry carbon, pass unchanged.  This first slice receives
-OTLP/gRPC traces (metrics and logs are relayed as they are) and forwards to an
-OTLP/gRPC upstream.
+spans that already carry carbon, pass unchanged.  OTLP/gRPC and OTLP/HTTP
+(protobuf and JSON) in; OTLP/gRPC out with a persistent retry queue; carbon
+metrics on a Prometheus endpoint and upstream; bearer token and TLS/mTLS on
+the receivers.  Also: a processor for the rotel collector
+(:mod:`.rotel_processor`) and OTTL statements for otelcol-contrib (:mod:`.ottl`).
 """

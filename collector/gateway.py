@@ -1,13 +1,20 @@
 """The gRPC gateway: OTLP TraceService in, enrichment, OTLP TraceService out (upstream).
 
-Each accepted request is enriched and forwarded synchronously before it is
-acknowledged, so the sending SDK's own retry covers an upstream outage: an
-unreachable upstream answers ``UNAVAILABLE`` (retryable in OTLP) and nothing
-is acknowledged that was not delivered.  Metrics and logs are relayed
-unchanged.  A request that cannot be enriched is forwarded as it came (logged
+Each accepted request is enriched and handed to the :class:`Forwarder`.
+Without a retry queue it is forwarded before it is acknowledged, so the
+sending SDK's own retry covers an upstream outage (``UNAVAILABLE``, retryable
+in OTLP).  With ``queue_dir`` set, what the upstream cannot take now is
+persisted on disk, acknowledged, and delivered oldest-first when the upstream
+is back (see :mod:`otel_carbon.collector.forwarder` for the guarantee).
+Backpressure: at most ``max_inflight`` requests are handled at once per
+receiver; beyond that gRPC answers ``RESOURCE_EXHAUSTED`` (gRPC core's
+``maximum_concurrent_rpcs``) and HTTP 429 with ``Retry-After``.  Carbon
+metrics of the enriched spans go to a Prometheus scrape endpoint
+(``metrics_listen``) and/or upstream over OTLP every ``export_metrics_s``.  Metrics and
+logs are relayed unchanged.  A request that cannot be enriched is forwarded as it came (logged
 once).  OTLP/HTTP (protobuf and JSON) is served on its own port when asked.
-(Persistent retry queue, auth/TLS and Prometheus are the next slices; see the
-collector issue.)
+Both receivers take the same :class:`ReceiverSecurity` (bearer token,
+TLS/mTLS).
 """
 
 from __future__ import annotations
@@ -18,44 +25,40 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from otel_carbon._log import log_once
-from otel_carbon.collector.http_receiver import OTLPHttpServer, UpstreamUnavailable
+from otel_carbon.collector.disk_queue import DiskQueue
+from otel_carbon.collector.forwarder import Forwarder
+from otel_carbon.collector.metrics import GatewayMetrics
+from otel_carbon.collector.http_receiver import OTLPHttpServer, RejectionCounts, UpstreamRejected, UpstreamUnavailable
 from otel_carbon.collector.otlp import OnEnriched, enrich_request
+from otel_carbon.collector.security import BearerTokenInterceptor, ReceiverSecurity
 from otel_carbon.processors.enrich import EnrichmentContext
 
 _logger = logging.getLogger(__name__)
 #: Largest request accepted, bytes (the OpenTelemetry Collector's gRPC default is 4 MiB).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 2000)]
 
 
-class _Relay:
-    """Forward a request to an upstream stub method; map upstream failure to a retryable status."""
-
-    def __init__(self, method: Any, timeout_s: float) -> None:
-        self._method = method
-        self._timeout_s = timeout_s
-
-    def forward(self, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return self._method(request, timeout=self._timeout_s)
-        except grpc.RpcError as error:
-            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
-            # A payload the upstream rejects is the sender's to fix; anything else is retryable.
-            status = code if code == grpc.StatusCode.INVALID_ARGUMENT else grpc.StatusCode.UNAVAILABLE
-            context.abort(status, f"upstream: {code.name}")
+def _export(forwarder: Forwarder, signal: str, request: Any, context: grpc.ServicerContext) -> None:
+    """Hand ``request`` to the forwarder; map its failures to OTLP's gRPC statuses."""
+    try:
+        forwarder.submit(signal, request)
+    except UpstreamUnavailable as exc:
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"upstream: {exc}")  # retryable
+    except UpstreamRejected as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"upstream: {exc}")  # the sender's to fix
 
 
 class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
     """Enrich, then forward."""
 
-    def __init__(
-        self, upstream: grpc.Channel, context: EnrichmentContext, timeout_s: float, on_enriched: OnEnriched | None
-    ) -> None:
-        self._relay = _Relay(trace_service_pb2_grpc.TraceServiceStub(upstream).Export, timeout_s)
+    def __init__(self, forwarder: Forwarder, context: EnrichmentContext, on_enriched: OnEnriched | None) -> None:
+        self._forwarder = forwarder
         self._context = context
         self._on_enriched = on_enriched
         self._lock = threading.Lock()
@@ -72,23 +75,26 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - gRPC name
         self.enrich(request)
-        return self._relay.forward(request, context)
+        _export(self._forwarder, "traces", request, context)
+        return trace_service_pb2.ExportTraceServiceResponse()
 
 
 class MetricsRelay(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, upstream: grpc.Channel, timeout_s: float) -> None:
-        self._relay = _Relay(metrics_service_pb2_grpc.MetricsServiceStub(upstream).Export, timeout_s)
+    def __init__(self, forwarder: Forwarder) -> None:
+        self._forwarder = forwarder
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        return self._relay.forward(request, context)
+        _export(self._forwarder, "metrics", request, context)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
 class LogsRelay(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, upstream: grpc.Channel, timeout_s: float) -> None:
-        self._relay = _Relay(logs_service_pb2_grpc.LogsServiceStub(upstream).Export, timeout_s)
+    def __init__(self, forwarder: Forwarder) -> None:
+        self._forwarder = forwarder
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        return self._relay.forward(request, context)
+        _export(self._forwarder, "logs", request, context)
+        return logs_service_pb2.ExportLogsServiceResponse()
 
 
 class Gateway:
@@ -103,38 +109,65 @@ class Gateway:
         *,
         http_listen: tuple[str, int] | None = None,
         metrics_listen: tuple[str, int] | None = None,
+        export_metrics_s: float | None = None,
         workers: int = 8,
         upstream_timeout_s: float = 10.0,
+        security: ReceiverSecurity | None = None,
+        queue_dir: str | None = None,
+        queue_max_bytes: int = 256 * 1024 * 1024,
+        max_inflight: int = 64,
     ) -> None:
-        self._channel = grpc.insecure_channel(upstream)
-        self._timeout_s = upstream_timeout_s
-        self._upstream = {
-            "/v1/traces": trace_service_pb2_grpc.TraceServiceStub(self._channel).Export,
-            "/v1/metrics": metrics_service_pb2_grpc.MetricsServiceStub(self._channel).Export,
-            "/v1/logs": logs_service_pb2_grpc.LogsServiceStub(self._channel).Export,
-        }
+        security = security or ReceiverSecurity()
+        self.rejected = RejectionCounts()  #: gRPC calls refused (``unauthenticated``)
+        # Reconnect quickly once an upstream is back (gRPC's default backoff grows to 120 s).
+        self._channel = grpc.insecure_channel(upstream, options=RECONNECT_OPTIONS)
+        self.forwarder = Forwarder(
+            self._channel, upstream_timeout_s, DiskQueue(queue_dir, queue_max_bytes) if queue_dir else None
+        )
         context = context or EnrichmentContext()
-        self.prometheus = None
-        if metrics_listen:
-            from otel_carbon.collector.prometheus import PrometheusEndpoint  # the 'collector' extra
-
-            self.prometheus = PrometheusEndpoint(*metrics_listen, dimensions=context.settings.dimensions)
-        on_enriched = self.prometheus.record if self.prometheus else None
-        self.traces = TraceRelay(self._channel, context, upstream_timeout_s, on_enriched)
+        self.metrics = None
+        if metrics_listen or export_metrics_s:
+            self.metrics = GatewayMetrics(
+                context.settings.dimensions,
+                prometheus_listen=metrics_listen,
+                otlp_endpoint=upstream if export_metrics_s else None,
+                export_interval_s=export_metrics_s or 60.0,
+            )
+        on_enriched = self.metrics.record if self.metrics else None
+        self.traces = TraceRelay(self.forwarder, context, on_enriched)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
+        interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=min(workers, max_inflight)),
+            options=options,
+            maximum_concurrent_rpcs=max_inflight,
+            interceptors=interceptors if security.bearer_token else [],
+        )
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self.traces, self._server)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsRelay(self._channel, upstream_timeout_s), self._server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsRelay(self._channel, upstream_timeout_s), self._server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsRelay(self.forwarder), self._server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsRelay(self.forwarder), self._server)
         try:
-            self.port = self._server.add_insecure_port(listen)
+            credentials = security.grpc_credentials()
+            self.port = (
+                self._server.add_secure_port(listen, credentials)
+                if credentials
+                else self._server.add_insecure_port(listen)
+            )
         except RuntimeError:  # grpcio reports a failed bind this way
             self.port = 0
         if self.port == 0:
+            self.forwarder.stop()
             self._channel.close()
             raise OSError(f"cannot listen on {listen}")
         self.http = (
-            OTLPHttpServer(http_listen, self._relay_http, MAX_MESSAGE_BYTES, ready=self.upstream_ready)
+            OTLPHttpServer(
+                http_listen,
+                self._relay_http,
+                MAX_MESSAGE_BYTES,
+                ready=self.upstream_ready,
+                security=security,
+                max_inflight=max_inflight,
+            )
             if http_listen
             else None
         )
@@ -148,13 +181,10 @@ class Gateway:
         return True
 
     def _relay_http(self, path: str, request: Any) -> None:
-        """Enrich (traces) and forward one OTLP/HTTP request; raise UpstreamUnavailable to ask for a retry."""
+        """Enrich (traces) and forward one OTLP/HTTP request (the forwarder's exceptions ask for a retry or not)."""
         if path == "/v1/traces":
             self.traces.enrich(request)
-        try:
-            self._upstream[path](request, timeout=self._timeout_s)
-        except grpc.RpcError as error:
-            raise UpstreamUnavailable(path) from error
+        self.forwarder.submit(path.removeprefix("/v1/"), request)
 
     def start(self) -> Gateway:
         self._server.start()
@@ -166,12 +196,15 @@ class Gateway:
         self._server.wait_for_termination()
 
     def stop(self, grace_s: float = 5.0) -> None:
-        """Finish in-flight requests (up to ``grace_s``), then close the upstream channel."""
+        """Stop receiving, finish in-flight requests and drain the retry queue (each up to ``grace_s``);
+        what the queue could not deliver stays on disk for the next start."""
         if self.http is not None:
             self.http.stop()
         self._server.stop(grace_s).wait()
-        if self.prometheus is not None:
-            self.prometheus.stop()
+        self.forwarder.flush(grace_s)
+        self.forwarder.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         self._channel.close()
 
     def __enter__(self) -> Gateway:

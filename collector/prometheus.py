@@ -1,42 +1,24 @@
-"""The gateway's carbon metrics on a Prometheus scrape endpoint.
+"""The Prometheus scrape endpoint for the gateway's carbon metrics.
 
-A dedicated registry and ``MeterProvider`` per gateway: the carbon instruments
-(:class:`otel_carbon.processors.metrics.CarbonMetrics`) are read by the
-OpenTelemetry Prometheus reader and served in the text format at ``/metrics``.
-Prometheus names follow the exporter's translation: ``sci.carbon`` (unit g)
-→ ``sci_carbon_grams_total``, ``sci.energy`` (J) → ``sci_energy_joules_total``,
-``sci.carbon.request`` → ``sci_carbon_request_grams_bucket`` … (see
-``docs/querying.md``).
+A dedicated registry per gateway, read by the OpenTelemetry Prometheus reader
+and served in the text format at ``/metrics``.  Prometheus names follow the
+exporter's translation: ``sci.carbon`` (unit g) → ``sci_carbon_grams_total``,
+``sci.energy`` (J) → ``sci_energy_joules_total``, ``sci.carbon.request`` →
+``sci_carbon_request_grams_bucket`` … (see ``docs/querying.md``).  Needs the
+``collector`` extra (``opentelemetry-exporter-prometheus``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, start_http_server
 
-from otel_carbon.processors.enrich import token_usage
-from otel_carbon.processors.metrics import CarbonMetrics, metric_dimensions
 
-
-class PrometheusEndpoint:
-    """Serve carbon metrics at ``http://host:port/metrics``; ``record`` one enriched span."""
-
-    def __init__(self, host: str, port: int, dimensions: tuple[str, ...] = ()) -> None:
-        self._registry = CollectorRegistry()
-        self.meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=self._registry)])
-        self._metrics = CarbonMetrics(self.meter_provider)
-        self._dimensions = dimensions
-        self._server, self._thread = start_http_server(port, host, registry=self._registry)
-        self.port = int(self._server.server_port)
-
-    def record(self, attributes: Mapping[str, Any], carbon: Mapping[str, Any], resource: Mapping[str, Any]) -> None:
-        dims = metric_dimensions(attributes, carbon, resource, self._dimensions)
-        self._metrics.record(carbon, token_usage(attributes), dims)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self.meter_provider.shutdown()
+def scrape_endpoint(host: str, port: int) -> tuple[PrometheusMetricReader, Any]:
+    """A metric reader and the HTTP server exposing it at ``http://host:port/metrics`` (already serving)."""
+    registry = CollectorRegistry()
+    reader = PrometheusMetricReader(registry=registry)
+    server, _thread = start_http_server(port, host, registry=registry)
+    return reader, server

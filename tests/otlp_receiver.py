@@ -23,14 +23,14 @@ def any_value(value: AnyValue) -> Any:
 class OTLPReceiver(trace_service_pb2_grpc.TraceServiceServicer, metrics_service_pb2_grpc.MetricsServiceServicer):
     """Collects exported spans (as name + attribute dicts) and metric names."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.spans: list[tuple[str, dict[str, Any]]] = []
         self.metric_names: set[str] = set()
         self.received = threading.Condition()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(self, self._server)
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.port = self._server.add_insecure_port(f"127.0.0.1:{port}")
 
     def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
         with self.received:

@@ -194,3 +194,13 @@ def test_health_and_readiness(context):
         url = f"http://127.0.0.1:{gateway.http.port}"
         assert httpx.get(f"{url}/healthz").status_code == 200
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 503
+
+
+def test_carbon_metrics_are_exported_upstream_over_otlp(context):
+    with OTLPReceiver() as upstream:
+        with Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context, export_metrics_s=0.2) as gateway:
+            send(gateway.port, {"chat gpt-4o-mini": GENAI, "GET /health": PLAIN})
+            with upstream.received:
+                arrived = upstream.received.wait_for(lambda: sc.SCI_CARBON in upstream.metric_names, timeout=10)
+        assert arrived
+    assert {sc.SCI_CARBON, sc.SCI_ENERGY} <= upstream.metric_names

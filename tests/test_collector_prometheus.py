@@ -65,7 +65,7 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path):
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: otel-carbon\n    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{gateway.prometheus.port}']\n"
+            f"      - targets: ['127.0.0.1:{gateway.metrics.port}']\n"
         )
         process = subprocess.Popen(
             [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",

@@ -1,0 +1,102 @@
+"""The rotel processor, run inside the real rotel agent (pip package ``rotel``) over loopback OTLP/gRPC.
+
+App (standard OTLP exporter) → rotel agent with ``otel_carbon.collector.rotel_processor``
+→ in-test OTLP receiver: the GenAI span arrives with the same carbon attributes
+``carbon_attributes`` gives in process, the plain span and the one already
+carrying ``sci.carbon`` arrive unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from otel_carbon.collector import rotel_processor
+from otel_carbon.config import CarbonSettings
+from otel_carbon.intensity import build_intensity
+from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
+from otlp_receiver import OTLPReceiver
+
+rotel = pytest.importorskip("rotel", reason="the rotel collector is not installed (pip install rotel)")
+AGENT = Path(rotel.__file__).parent / "rotel-agent"
+
+GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+         "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300}
+PLAIN = {"http.request.method": "GET", "url.path": "/health"}
+RESOURCE = {"service.name": "svc", "cloud.provider": "gcp", "cloud.region": "europe-west1"}
+ENV = {"OTEL_CARBON_ZONE": "FR", "OTEL_CARBON_INTENSITY_PROVIDERS": "none", "OTEL_CARBON_INTENSITY_CACHE_FILE": "off"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _agent_pythonpath(tmp_path: Path) -> str:
+    """A PYTHONPATH under which the agent's embedded interpreter imports this venv's packages.
+
+    PYTHONPATH entries do not process ``.pth`` files, and the editable install of
+    otel-carbon is one; a ``sitecustomize`` adding the venv's site-packages as a
+    site dir does (a regular install needs only the site-packages path).
+    """
+    site_dirs = [p for p in sys.path if p.endswith("site-packages")]
+    (tmp_path / "sitecustomize.py").write_text(
+        "import site\n" + "".join(f"site.addsitedir({d!r})\n" for d in site_dirs))
+    return os.pathsep.join([str(tmp_path), *site_dirs])
+
+
+def test_rotel_agent_enriches_genai_spans_with_the_shared_function(tmp_path):
+    if not AGENT.exists():
+        pytest.skip(f"the rotel wheel has no agent binary at {AGENT}")
+    probe = subprocess.run([str(AGENT), "version"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:  # e.g. the agent links libpython3.11.so, absent on this host
+        pytest.skip(f"the rotel agent does not start here: {probe.stderr.strip()[:200]}")
+    grpc_port, http_port = _free_port(), _free_port()
+    with OTLPReceiver() as upstream:
+        env = {**os.environ, **ENV, "PYTHONPATH": _agent_pythonpath(tmp_path)}
+        agent = subprocess.Popen(
+            [str(AGENT), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
+             "--otlp-http-endpoint", f"127.0.0.1:{http_port}", "--exporter", "otlp",
+             "--otlp-exporter-endpoint", f"http://127.0.0.1:{upstream.port}", "--otlp-exporter-protocol", "grpc",
+             "--otlp-with-trace-processor", rotel_processor.__file__, "--batch-timeout", "100ms"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        try:
+            provider = TracerProvider(resource=Resource.create(RESOURCE))
+            # The exporter retries UNAVAILABLE while the agent binds its port.
+            provider.add_span_processor(SimpleSpanProcessor(
+                OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True, timeout=20)))
+            tracer = provider.get_tracer("app")
+            for name, attributes in {"chat": GENAI, "GET /health": PLAIN, "already": {**GENAI, "sci.carbon": 1.5}}.items():
+                tracer.start_span(name, attributes=attributes).end()
+            provider.shutdown()
+            with upstream.received:
+                arrived = upstream.received.wait_for(lambda: len(upstream.spans) >= 3, timeout=20)
+        finally:
+            agent.terminate()
+            stderr, _ = agent.communicate(timeout=10)
+        assert arrived, (upstream.spans, stderr.decode(errors="replace")[-3000:])
+    spans = dict(upstream.spans)
+    assert spans["GET /health"] == PLAIN
+    assert spans["already"] == {**GENAI, "sci.carbon": 1.5}
+    settings = CarbonSettings.from_env(ENV)
+    intensity = build_intensity(settings, start=False)
+    try:
+        expected = carbon_attributes(GENAI, {**RESOURCE, "telemetry.sdk.language": "python"},
+                                     EnrichmentContext(settings=settings, intensity=intensity))
+    finally:
+        intensity.close()
+    assert expected["sci.carbon"] > 0
+    enriched = spans["chat"]
+    assert {k: v for k, v in enriched.items() if k in GENAI} == GENAI
+    assert {k: enriched[k] for k in expected} == expected
