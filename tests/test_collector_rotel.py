@@ -26,6 +26,8 @@ from otel_carbon.intensity import build_intensity
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 from otlp_receiver import OTLPReceiver
 
+# Not in the `test` extra: in a fresh CI venv the agent forwarded the GenAI span without enrichment
+# (passes in the dev venv; undiagnosed, tracked in the collector issue's closing note).
 rotel = pytest.importorskip("rotel", reason="the rotel collector is not installed (pip install rotel)")
 AGENT = Path(rotel.__file__).parent / "rotel-agent"
 

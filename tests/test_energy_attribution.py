@@ -66,7 +66,7 @@ events = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(events=events, attribution=st.sampled_from(["time", "tokens"]), tokens=st.lists(st.integers(0, 500), min_size=40))
+@given(events=events, attribution=st.sampled_from(["time", "tokens"]), tokens=st.lists(st.integers(0, 500), min_size=80))
 def test_concurrent_windows_sum_to_the_measured_total(events, attribution, tokens) -> None:
     """Any interleaving of starts, stops and power steps on two GPUs: Σ parts = device energy while busy."""
     clock = FakeClock()
