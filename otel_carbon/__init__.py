@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "configure": "otel_carbon.sdk_setup",
-    "CarbonSetup": "otel_carbon.sdk_setup",
+    "configure": "otel_carbon.distro",
+    "CarbonSetup": "otel_carbon.distro",
     "CarbonSpanProcessor": "otel_carbon.processors",
     "CarbonSettings": "otel_carbon.config",
     "ConfigError": "otel_carbon.config",
@@ -28,7 +28,7 @@ __all__ = [*_EXPORTS, "__version__"]
 if TYPE_CHECKING:  # pragma: no cover
     from otel_carbon.config import CarbonSettings, ConfigError
     from otel_carbon.processors import CarbonSpanProcessor
-    from otel_carbon.sdk_setup import CarbonSetup, configure
+    from otel_carbon.distro import CarbonSetup, configure
 
 
 def __getattr__(name: str) -> Any:

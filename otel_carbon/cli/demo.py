@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from otel_carbon import semconv as sc
-from otel_carbon.commands import usage_error
+from otel_carbon.cli import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 
@@ -107,7 +107,7 @@ def run_workload(
     export: list[SpanProcessor] = [SimpleSpanProcessor(memory)]
     readers: list[MetricReader] = [InMemoryMetricReader()]
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from otel_carbon.sdk_setup import otlp_metric_exporter, otlp_span_exporter
+        from otel_carbon.distro import otlp_metric_exporter, otlp_span_exporter
 
         export.append(BatchSpanProcessor(otlp_span_exporter()))
         readers.append(PeriodicExportingMetricReader(otlp_metric_exporter()))

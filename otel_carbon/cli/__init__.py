@@ -1,4 +1,4 @@
-"""The ``otel-carbon`` command. Each subcommand lives in ``otel_carbon.commands.<name>``.
+"""The ``otel-carbon`` command (wiring: may import every subpackage). Each subcommand is a module ``otel_carbon.cli.<name>``.
 
 A command module provides ``register(subparsers) -> None`` (adds its parser and
 sets ``handler``) and its handler returns the exit code.  Bad arguments exit
@@ -14,7 +14,7 @@ from typing import Sequence
 
 from otel_carbon import __version__
 
-#: Subcommand modules under ``otel_carbon.commands``, in help order.
+#: Subcommand modules under ``otel_carbon.cli``, in help order.
 COMMANDS: tuple[str, ...] = ("demo", "estimate", "intensity", "collector")
 
 
@@ -31,14 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMANDS:
-        import_module(f"otel_carbon.commands.{name}").register(subparsers)
+        import_module(f"otel_carbon.cli.{name}").register(subparsers)
     return parser
+
+
+def usage_error(command: str, message: str) -> int:
+    """Print ``otel-carbon COMMAND: error: MESSAGE`` (one line) on stderr; return exit code 2."""
+    print(f"otel-carbon {command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -17,7 +17,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otel_carbon.commands import usage_error
+from otel_carbon.cli import usage_error
 from otel_carbon.config import ENV_PREFIX, CarbonSettings, ConfigError
 
 if TYPE_CHECKING:
