@@ -124,8 +124,10 @@ class AsyncStream(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
         return chunk
 
     async def close(self) -> None:
+        """Close the SDK stream (``close()`` of SDK streams, ``aclose()`` of async generators)."""
+        closer = getattr(self.__wrapped__, "aclose", None) or self.__wrapped__.close
         try:
-            await self.__wrapped__.close()
+            await closer()
         finally:
             self._self_finish()
 

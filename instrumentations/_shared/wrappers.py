@@ -1,70 +1,120 @@
 """Generic wrapt wrappers for an SDK's ``create()``-style method: one span per call.
 
-An SDK instrumentation supplies three pure pieces: ``start(client, kwargs) ->
-Request``, ``finish(result) -> Response`` and an accumulator class for streams
-(see :mod:`.stream`).  ``prepare`` may rewrite the call's kwargs first (an
-opt-in such as OpenAI's ``include_usage``).
+An SDK instrumentation supplies three pure pieces: ``start(instance, args,
+kwargs) -> Request`` (``instance`` is the object whose method is wrapped),
+``finish(result) -> Response`` and an accumulator class for streams (see
+:mod:`.stream`).  When the request says ``stream``, the result is handed to
+``proxy`` (default: the result itself is the stream, wrapped in
+:class:`SyncStream` / :class:`AsyncStream`).  ``prepare`` may rewrite the
+call's kwargs first (an opt-in such as OpenAI's ``include_usage``).
+
+A failure of any of these pieces is logged once and the call proceeds
+unchanged (without a span if ``start`` failed, with an unannotated span if
+``finish`` or ``proxy`` did): instrumentation never breaks the host app.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Awaitable, Callable, Mapping
 
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 
+from otel_carbon._log import log_once
+
 from otel_carbon.instrumentations._shared.invocation import Invocation, Request, Response
 from otel_carbon.instrumentations._shared.stream import Accumulator, AsyncStream, SyncStream
 
-Start = Callable[[Any, Mapping[str, Any]], Request]
+Start = Callable[[Any, tuple, Mapping[str, Any]], Request]
 Finish = Callable[[Any], Response]
 Prepare = Callable[[dict[str, Any]], dict[str, Any]]
 Wrapper = Callable[[Callable[..., Any], Any, tuple, dict[str, Any]], Any]
+Proxy = Callable[[Any, Invocation, Accumulator], Any]
+
+_logger = logging.getLogger(__name__)
 
 
 def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _open(tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Invocation | None:
+    try:
+        return Invocation(tracer, start(instance, args, kwargs))
+    except Exception:
+        log_once(_logger, "start", "otel-carbon could not open a GenAI span; the call proceeds untraced", exc_info=True)
+        return None
+
+
+def _prepare(prepare: Prepare, kwargs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return prepare(kwargs)
+    except Exception:
+        log_once(_logger, "prepare", "otel-carbon could not prepare a GenAI request", exc_info=True)
+        return kwargs
+
+
+def _settle(invocation: Invocation, result: Any, finish: Finish, proxy: Proxy, accumulator: Callable[[], Accumulator]) -> Any:
+    """The result handed back to the caller: a stream proxy, or ``result`` once its span is finished."""
+    try:
+        if invocation.request.stream:
+            return proxy(result, invocation, accumulator())
+        response = finish(result)
+    except Exception:
+        log_once(_logger, "settle", "otel-carbon could not read a GenAI result", exc_info=True)
+        response = None
+    invocation.finish(response)
+    return result
+
+
 def sync_wrapper(
-    tracer: Tracer, start: Start, finish: Finish, accumulator: Callable[[], Accumulator], prepare: Prepare = _same
+    tracer: Tracer,
+    start: Start,
+    finish: Finish,
+    accumulator: Callable[[], Accumulator],
+    prepare: Prepare = _same,
+    proxy: Proxy = SyncStream,
 ) -> Wrapper:
     """Wrap a synchronous call: span around it, its stream proxied, its error recorded and re-raised."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        kwargs = prepare(kwargs)
-        invocation = Invocation(tracer, start(getattr(instance, "_client", None), kwargs))
+        kwargs = _prepare(prepare, kwargs)
+        invocation = _open(tracer, start, instance, args, kwargs)
+        if invocation is None:
+            return wrapped(*args, **kwargs)
         try:
             with trace.use_span(invocation.span, end_on_exit=False):
                 result = wrapped(*args, **kwargs)
         except BaseException as error:
             invocation.fail(error)
             raise
-        if invocation.request.stream:
-            return SyncStream(result, invocation, accumulator())
-        invocation.finish(finish(result))
-        return result
+        return _settle(invocation, result, finish, proxy, accumulator)
 
     return wrapper
 
 
 def async_wrapper(
-    tracer: Tracer, start: Start, finish: Finish, accumulator: Callable[[], Accumulator], prepare: Prepare = _same
+    tracer: Tracer,
+    start: Start,
+    finish: Finish,
+    accumulator: Callable[[], Accumulator],
+    prepare: Prepare = _same,
+    proxy: Proxy = AsyncStream,
 ) -> Callable[..., Awaitable[Any]]:
     """Wrap an asynchronous call, as :func:`sync_wrapper` does a synchronous one."""
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        kwargs = prepare(kwargs)
-        invocation = Invocation(tracer, start(getattr(instance, "_client", None), kwargs))
+        kwargs = _prepare(prepare, kwargs)
+        invocation = _open(tracer, start, instance, args, kwargs)
+        if invocation is None:
+            return await wrapped(*args, **kwargs)
         try:
             with trace.use_span(invocation.span, end_on_exit=False):
                 result = await wrapped(*args, **kwargs)
         except BaseException as error:
             invocation.fail(error)
             raise
-        if invocation.request.stream:
-            return AsyncStream(result, invocation, accumulator())
-        invocation.finish(finish(result))
-        return result
+        return _settle(invocation, result, finish, proxy, accumulator)
 
     return wrapper

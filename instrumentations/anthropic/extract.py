@@ -25,9 +25,9 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def request(client: Any, kwargs: Mapping[str, Any]) -> Request:
-    """The span's start facts for ``messages.create(**kwargs)``."""
-    return request_from_call("chat", "anthropic", client, kwargs)
+def request(resource: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:
+    """The span's start facts for ``messages.create(**kwargs)`` on an SDK ``resource``."""
+    return request_from_call("chat", "anthropic", getattr(resource, "_client", None), kwargs)
 
 
 def usage_response(model: Any, message_id: Any, stop_reason: Any, usage: Any) -> Response:

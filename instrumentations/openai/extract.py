@@ -28,12 +28,12 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def request(operation: str, client: Any, kwargs: Mapping[str, Any]) -> Request:
-    """The span's start facts for ``operation`` called with ``kwargs`` on ``client``."""
+def request(operation: str, resource: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:
+    """The span's start facts for ``operation`` called with ``kwargs`` on an SDK ``resource``."""
     return request_from_call(
         operation,
         "openai",
-        client,
+        getattr(resource, "_client", None),
         kwargs,
         max_tokens_keys=("max_completion_tokens", "max_tokens", "max_output_tokens"),
         content_keys=("messages", "input"),
