@@ -94,12 +94,61 @@ def test_async(server, spans):
     assert_usage(streamed.attributes)
 
 
+def test_stream_helper_every_way_of_reading(server, spans):
+    client = client_for(server)
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=64, messages=[]) as stream:
+        assert "".join(stream.text_stream) == "".join(WORDS)
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=64, messages=[]) as stream:
+        final = stream.get_final_message()
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=64, messages=[]) as stream:
+        next(iter(stream))  # left after the first event: the block's exit ends the span
+    assert final.usage.output_tokens == ANTHROPIC_OUTPUT
+    text, final_span, left = spans.get_finished_spans()
+    for span in (text, final_span):
+        assert span.attributes[sc.GEN_AI_REQUEST_STREAM] is True
+        assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+        assert_usage(span.attributes)
+        assert span.attributes[sc.SCI_CARBON] > 0
+    # message_start already said the input usage; the output count had not arrived
+    assert left.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == CONVENTION_INPUT
+    assert left.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 1
+    assert left.status.status_code is not StatusCode.ERROR
+
+
+def test_stream_helper_errors(server, spans):
+    client = client_for(server)
+    with pytest.raises(anthropic.InternalServerError):
+        with client.messages.stream(model="fail-500", max_tokens=1, messages=[]):
+            pass
+    with pytest.raises(Exception):
+        with client.messages.stream(model="fail-garbage", max_tokens=1, messages=[]) as stream:
+            stream.until_done()
+    with pytest.raises(KeyError):
+        with client.messages.stream(model="claude-haiku-4-5", max_tokens=1, messages=[]):
+            raise KeyError("the caller's own error")
+    failed, garbage, own = spans.get_finished_spans()
+    assert failed.attributes[sc.ERROR_TYPE] == "InternalServerError"
+    assert garbage.status.status_code is StatusCode.ERROR
+    assert own.attributes[sc.ERROR_TYPE] == "KeyError"
+
+
+def test_stream_helper_async(server, spans):
+    async def main():
+        client = client_for(server, anthropic.AsyncAnthropic)
+        async with client.messages.stream(model="claude-haiku-4-5", max_tokens=8, messages=[]) as stream:
+            return "".join([text async for text in stream.text_stream])
+
+    assert asyncio.run(main()) == "".join(WORDS)
+    (span,) = spans.get_finished_spans()
+    assert_usage(span.attributes)
+
+
 def test_uninstrument_restores_the_originals():
     from anthropic.resources.messages import Messages
 
-    original = Messages.create
+    originals = Messages.create, Messages.stream
     instrumentor = AnthropicInstrumentor()
     instrumentor.instrument()
-    assert Messages.create is not original
+    assert Messages.create is not originals[0] and Messages.stream is not originals[1]
     instrumentor.uninstrument()
-    assert Messages.create is original
+    assert (Messages.create, Messages.stream) == originals

@@ -8,6 +8,10 @@ kwargs) -> Request`` (``instance`` is the object whose method is wrapped),
 :class:`SyncStream` / :class:`AsyncStream`).  ``prepare`` may rewrite the
 call's kwargs first (an opt-in such as OpenAI's ``include_usage``).
 
+A call made inside another call we already trace (LiteLLM calling the OpenAI
+SDK, a framework calling an SDK we also wrap) gets no second span: the outer
+span accounts for the work, so its carbon is counted once.
+
 A failure of any of these pieces is logged once and the call proceeds
 unchanged (without a span if ``start`` failed, with an unannotated span if
 ``finish`` or ``proxy`` did): instrumentation never breaks the host app.
@@ -16,9 +20,10 @@ unchanged (without a span if ``start`` failed, with an unannotated span if
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Iterator, Mapping
 
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.trace import Tracer
 
 from otel_carbon._log import log_once
@@ -33,6 +38,7 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple, dict[str, Any]], Any]
 Proxy = Callable[[Any, Invocation, Accumulator], Any]
 
 _logger = logging.getLogger(__name__)
+_INSIDE_GENAI_CALL = context.create_key("otel_carbon.inside_genai_call")
 
 
 def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -40,11 +46,24 @@ def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _open(tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Invocation | None:
+    if context.get_value(_INSIDE_GENAI_CALL):
+        return None
     try:
         return Invocation(tracer, start(instance, args, kwargs))
     except Exception:
         log_once(_logger, "start", "otel-carbon could not open a GenAI span; the call proceeds untraced", exc_info=True)
         return None
+
+
+@contextmanager
+def _inside(invocation: Invocation) -> Iterator[None]:
+    """The invocation's span is current, and nested SDK calls know they are inside it."""
+    token = context.attach(context.set_value(_INSIDE_GENAI_CALL, True))
+    try:
+        with trace.use_span(invocation.span, end_on_exit=False):
+            yield
+    finally:
+        context.detach(token)
 
 
 def _prepare(prepare: Prepare, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +103,7 @@ def sync_wrapper(
         if invocation is None:
             return wrapped(*args, **kwargs)
         try:
-            with trace.use_span(invocation.span, end_on_exit=False):
+            with _inside(invocation):
                 result = wrapped(*args, **kwargs)
         except BaseException as error:
             invocation.fail(error)
@@ -110,7 +129,7 @@ def async_wrapper(
         if invocation is None:
             return await wrapped(*args, **kwargs)
         try:
-            with trace.use_span(invocation.span, end_on_exit=False):
+            with _inside(invocation):
                 result = await wrapped(*args, **kwargs)
         except BaseException as error:
             invocation.fail(error)

@@ -1,4 +1,5 @@
-"""Anthropic instrumentation: ``messages.create`` (plain and ``stream=True``), sync and async.
+"""Anthropic instrumentation: ``messages.create`` (plain and ``stream=True``) and the
+``messages.stream()`` helper, sync and async.
 
 Token counts follow the GenAI conventions: input tokens include cache reads
 and cache writes (Anthropic reports them apart), which are also recorded on
@@ -21,6 +22,7 @@ from wrapt import wrap_function_wrapper
 from otel_carbon import __version__
 from otel_carbon.instrumentations.anthropic import extract
 from otel_carbon.instrumentations.anthropic.package import _instruments
+from otel_carbon.instrumentations.anthropic.patch import STREAM_HELPERS, stream_helper_wrapper
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 
 _MODULE = "anthropic.resources.messages"
@@ -41,8 +43,11 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 _MODULE, f"{cls}.create",
                 factory(tracer, extract.request, extract.message_response, extract.MessageEvents),
             )
+        for cls, manager_proxy in STREAM_HELPERS:
+            wrap_function_wrapper(_MODULE, f"{cls}.stream", stream_helper_wrapper(tracer, manager_proxy))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         module = importlib.import_module(_MODULE)
         for cls in _CLASSES:
             unwrap(getattr(module, cls), "create")
+            unwrap(getattr(module, cls), "stream")

@@ -1,0 +1,113 @@
+"""The ``messages.stream()`` helper: a span from entering its manager to the end of the stream.
+
+``client.messages.stream(...)`` returns a manager; the HTTP request happens
+when the manager is entered, and the ``MessageStream`` it yields reads raw
+events from its ``_raw_stream``.  The manager is proxied: entering opens the
+span, and the raw event stream is replaced by our :class:`SyncStream` /
+:class:`AsyncStream` proxy, so every way of consuming the helper (iteration,
+``text_stream``, ``get_final_message()``, ``until_done()``) feeds the same
+accumulator, and leaving the block or closing ends the span exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
+
+from otel_carbon._log import log_once
+from otel_carbon.instrumentations._shared import AsyncStream, Invocation, Request, SyncStream
+from otel_carbon.instrumentations.anthropic import extract
+
+_logger = logging.getLogger(__name__)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple, dict[str, Any]], Any]
+
+
+def _stream_request(instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request | None:
+    try:
+        return dataclasses.replace(extract.request(instance, args, kwargs), stream=True)
+    except Exception:
+        log_once(_logger, "anthropic.stream", "otel-carbon could not read a messages.stream() request", exc_info=True)
+        return None
+
+
+def _proxy_raw_stream(message_stream: Any, invocation: Invocation, proxy: type) -> None:
+    """Route the helper's raw events through our proxy (or end the span now if the SDK changed shape)."""
+    raw = getattr(message_stream, "_raw_stream", None)
+    if raw is None:
+        log_once(_logger, "anthropic.raw", "otel-carbon: this anthropic version's MessageStream has no raw stream")
+        invocation.finish(None)
+        return
+    message_stream._raw_stream = proxy(raw, invocation, extract.MessageEvents())
+
+
+class _Manager(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``MessageStreamManager`` whose ``__enter__`` makes the request inside a span."""
+
+    def __init__(self, manager: Any, tracer: Tracer, request: Request) -> None:
+        super().__init__(manager)
+        self._self_tracer = tracer
+        self._self_request = request
+        self._self_invocation: Invocation | None = None
+
+    def __enter__(self) -> Any:
+        invocation = self._self_invocation = Invocation(self._self_tracer, self._self_request)
+        try:
+            with trace.use_span(invocation.span, end_on_exit=False):
+                stream = self.__wrapped__.__enter__()
+        except BaseException as error:
+            invocation.fail(error)
+            raise
+        _proxy_raw_stream(stream, invocation, SyncStream)
+        return stream
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        if exc is not None and self._self_invocation is not None:
+            self._self_invocation.fail(exc)
+        return self.__wrapped__.__exit__(exc_type, exc, tb)
+
+
+class _AsyncManager(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``AsyncMessageStreamManager`` whose ``__aenter__`` makes the request inside a span."""
+
+    def __init__(self, manager: Any, tracer: Tracer, request: Request) -> None:
+        super().__init__(manager)
+        self._self_tracer = tracer
+        self._self_request = request
+        self._self_invocation: Invocation | None = None
+
+    async def __aenter__(self) -> Any:
+        invocation = self._self_invocation = Invocation(self._self_tracer, self._self_request)
+        try:
+            with trace.use_span(invocation.span, end_on_exit=False):
+                stream = await self.__wrapped__.__aenter__()
+        except BaseException as error:
+            invocation.fail(error)
+            raise
+        _proxy_raw_stream(stream, invocation, AsyncStream)
+        return stream
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        if exc is not None and self._self_invocation is not None:
+            self._self_invocation.fail(exc)
+        return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+
+
+def stream_helper_wrapper(tracer: Tracer, manager_proxy: type) -> Wrapper:
+    """Wrap ``Messages.stream`` / ``AsyncMessages.stream``: the manager comes back proxied."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        request = _stream_request(instance, args, kwargs)
+        return manager if request is None else manager_proxy(manager, tracer, request)
+
+    return wrapper
+
+
+#: (class name in ``anthropic.resources.messages``, proxy of the manager its ``stream()`` returns)
+STREAM_HELPERS = (("Messages", _Manager), ("AsyncMessages", _AsyncManager))
