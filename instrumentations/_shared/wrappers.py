@@ -58,10 +58,9 @@ def _open(tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict
 @contextmanager
 def _inside(invocation: Invocation) -> Iterator[None]:
     """The invocation's span is current, and nested SDK calls know they are inside it."""
-    token = context.attach(context.set_value(_INSIDE_GENAI_CALL, True))
+    token = context.attach(trace.set_span_in_context(invocation.span, context.set_value(_INSIDE_GENAI_CALL, True)))
     try:
-        with trace.use_span(invocation.span, end_on_exit=False):
-            yield
+        yield
     finally:
         context.detach(token)
 

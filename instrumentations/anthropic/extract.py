@@ -11,18 +11,13 @@ from typing import Any, Mapping
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content
+from otel_carbon.instrumentations._shared.fields import count, get_path as _get
 from otel_carbon.instrumentations._shared.request import request_from_call
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 
 
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    return count(value) or 0
 
 
 def request(resource: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:

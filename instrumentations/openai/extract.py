@@ -12,20 +12,9 @@ from typing import Any, Mapping
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content
+from otel_carbon.instrumentations._shared.fields import count as _int, get_path as _get
 from otel_carbon.instrumentations._shared.request import request_from_call
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
-
-
-def _get(obj: Any, *path: str) -> Any:
-    for name in path:
-        if obj is None:
-            return None
-        obj = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-    return obj
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def request(operation: str, resource: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:
