@@ -10,6 +10,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_carbon.config import CarbonSettings
+from otel_carbon.energy import default_meter, set_default_meter
+from otel_carbon.energy.install import build_devices
+from otel_carbon.energy.measured import DeviceMeter
 from otel_carbon.processors import CarbonSpanProcessor
 
 
@@ -24,3 +27,16 @@ def instrumented(instrumentor: Any, **instrument_kw: Any) -> Iterator[InMemorySp
         yield exporter
     finally:
         instrumentor.uninstrument()
+
+
+@contextmanager
+def host_metered() -> Iterator[DeviceMeter]:
+    """This host's real meter (RAPL or the CPU model, no GPU) as the process meter; restored on exit."""
+    meter = DeviceMeter([d for d in build_devices(CarbonSettings(zone="FR"), nvml=None) if d.info.role == "host"])
+    previous = default_meter()
+    set_default_meter(meter)
+    try:
+        yield meter
+    finally:
+        set_default_meter(previous)
+        meter.close()

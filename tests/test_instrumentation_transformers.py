@@ -19,14 +19,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from otel_carbon.instrumentations.transformers import TransformersInstrumentor
-from otel_carbon.processors import CarbonSpanProcessor
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from otel_carbon import semconv as sc
-from otel_carbon.config import CarbonSettings
-from otel_carbon.energy import default_meter, set_default_meter
-from otel_carbon.energy.install import build_devices
-from otel_carbon.energy.measured import DeviceMeter
+from instrumented import host_metered, instrumented
 
 PAD = 999  # never generated (bad_words_ids), so every new id counts
 NEW = 12
@@ -54,21 +50,8 @@ def tokenizer():
 
 @pytest.fixture()
 def traced():
-    settings = CarbonSettings(zone="FR")
-    meter = DeviceMeter([d for d in build_devices(settings, nvml=None) if d.info.role == "host"])
-    previous = default_meter()
-    set_default_meter(meter)
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CarbonSpanProcessor(SimpleSpanProcessor(exporter), settings=settings))
-    instrumentor = TransformersInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
+    with host_metered() as meter, instrumented(TransformersInstrumentor()) as exporter:
         yield exporter, meter
-    finally:
-        instrumentor.uninstrument()
-        set_default_meter(previous)
-        meter.close()
 
 
 GEN = {"max_new_tokens": NEW, "min_new_tokens": NEW, "do_sample": False, "bad_words_ids": [[PAD]],

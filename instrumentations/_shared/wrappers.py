@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any, Awaitable, Callable, Iterator, Mapping
 
 from opentelemetry import context, trace
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
 from otel_carbon._log import log_once
 
@@ -45,11 +45,13 @@ def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _open(tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Invocation | None:
+def _open(
+    tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict[str, Any], kind: SpanKind
+) -> Invocation | None:
     if context.get_value(_INSIDE_GENAI_CALL):
         return None
     try:
-        return Invocation(tracer, start(instance, args, kwargs))
+        return Invocation(tracer, start(instance, args, kwargs), kind=kind)
     except Exception:
         log_once(_logger, "start", "otel-carbon could not open a GenAI span; the call proceeds untraced", exc_info=True)
         return None
@@ -93,12 +95,16 @@ def sync_wrapper(
     accumulator: Callable[[], Accumulator],
     prepare: Prepare = _same,
     proxy: Proxy = SyncStream,
+    kind: SpanKind = SpanKind.CLIENT,
 ) -> Wrapper:
-    """Wrap a synchronous call: span around it, its stream proxied, its error recorded and re-raised."""
+    """Wrap a synchronous call: span around it, its stream proxied, its error recorded and re-raised.
+
+    ``kind`` is CLIENT for a call to a server, INTERNAL for in-process inference.
+    """
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         kwargs = _prepare(prepare, kwargs)
-        invocation = _open(tracer, start, instance, args, kwargs)
+        invocation = _open(tracer, start, instance, args, kwargs, kind)
         if invocation is None:
             return wrapped(*args, **kwargs)
         try:
@@ -119,12 +125,13 @@ def async_wrapper(
     accumulator: Callable[[], Accumulator],
     prepare: Prepare = _same,
     proxy: Proxy = AsyncStream,
+    kind: SpanKind = SpanKind.CLIENT,
 ) -> Callable[..., Awaitable[Any]]:
     """Wrap an asynchronous call, as :func:`sync_wrapper` does a synchronous one."""
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         kwargs = _prepare(prepare, kwargs)
-        invocation = _open(tracer, start, instance, args, kwargs)
+        invocation = _open(tracer, start, instance, args, kwargs, kind)
         if invocation is None:
             return await wrapped(*args, **kwargs)
         try:

@@ -1,0 +1,56 @@
+"""llama-cpp-python instrumentation: ``Llama`` completions, chat completions and embeddings, in process.
+
+``create_completion`` (and ``Llama.__call__``, which calls it),
+``create_chat_completion`` and ``create_embedding`` become spans of kind
+INTERNAL — the inference runs in this process — with the GenAI attributes
+(``gen_ai.provider.name = llama_cpp``, the GGUF model name, token counts)
+and the energy the process meter measured while the call (or its stream)
+ran, so the carbon processor reports measured energy.  A chat completion is
+one span: the completion it runs inside is not traced again.
+
+    from otel_carbon.instrumentations.llama_cpp import LlamaCppInstrumentor
+    LlamaCppInstrumentor().instrument()
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import partial
+from typing import Any, Collection
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.trace import SpanKind, get_tracer
+from wrapt import wrap_function_wrapper
+
+from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.wrappers import sync_wrapper
+from otel_carbon.instrumentations.llama_cpp import extract
+from otel_carbon.instrumentations.llama_cpp.package import _instruments
+
+_MODULE = "llama_cpp.llama"
+# (method of ``Llama``, GenAI operation)
+_METHODS = (
+    ("create_completion", "text_completion"),
+    ("create_chat_completion", "chat"),
+    ("create_embedding", "embeddings"),
+)
+
+
+class LlamaCppInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Spans with measured energy for in-process ``llama_cpp.Llama`` inference."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+        for method, operation in _METHODS:
+            wrapper = sync_wrapper(tracer, partial(extract.request, operation), extract.completion_response,
+                                   extract.StreamChunks, kind=SpanKind.INTERNAL)
+            wrap_function_wrapper(_MODULE, f"Llama.{method}", wrapper)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        llama = importlib.import_module(_MODULE).Llama
+        for method, _ in _METHODS:
+            unwrap(llama, method)

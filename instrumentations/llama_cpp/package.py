@@ -1,0 +1,3 @@
+"""The llama-cpp-python versions this instrumentation supports."""
+
+_instruments = ("llama-cpp-python >= 0.2.50",)
