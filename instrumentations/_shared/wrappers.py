@@ -75,10 +75,12 @@ def _prepare(prepare: Prepare, kwargs: dict[str, Any]) -> dict[str, Any]:
         return kwargs
 
 
-def _settle(invocation: Invocation, result: Any, finish: Finish, proxy: Proxy, accumulator: Callable[[], Accumulator]) -> Any:
+def _settle(
+    invocation: Invocation, result: Any, finish: Finish, proxy: Proxy, accumulator: Callable[[], Accumulator] | None
+) -> Any:
     """The result handed back to the caller: a stream proxy, or ``result`` once its span is finished."""
     try:
-        if invocation.request.stream:
+        if invocation.request.stream and accumulator is not None:
             return proxy(result, invocation, accumulator())
         response = finish(result)
     except Exception:
@@ -92,7 +94,7 @@ def sync_wrapper(
     tracer: Tracer,
     start: Start,
     finish: Finish,
-    accumulator: Callable[[], Accumulator],
+    accumulator: Callable[[], Accumulator] | None = None,
     prepare: Prepare = _same,
     proxy: Proxy = SyncStream,
     kind: SpanKind = SpanKind.CLIENT,
@@ -122,7 +124,7 @@ def async_wrapper(
     tracer: Tracer,
     start: Start,
     finish: Finish,
-    accumulator: Callable[[], Accumulator],
+    accumulator: Callable[[], Accumulator] | None = None,
     prepare: Prepare = _same,
     proxy: Proxy = AsyncStream,
     kind: SpanKind = SpanKind.CLIENT,
