@@ -73,9 +73,14 @@ def test_errors_and_malformed_stream(server, spans):
     client = client_for(server)
     with pytest.raises(anthropic.InternalServerError):
         client.messages.create(model="fail-500", max_tokens=1, messages=[])
+    with pytest.raises(anthropic.APITimeoutError):
+        client.messages.create(model="fail-slow", max_tokens=1, messages=[])  # the server sleeps past timeout=1 s
     with pytest.raises(Exception):
         list(client.messages.create(model="fail-garbage", max_tokens=1, messages=[], stream=True))
-    for span in spans.get_finished_spans():
+    failed, timed_out, garbage = spans.get_finished_spans()
+    assert failed.attributes[sc.ERROR_TYPE] == "InternalServerError"
+    assert timed_out.attributes[sc.ERROR_TYPE] == "APITimeoutError"
+    for span in (failed, timed_out, garbage):
         assert span.status.status_code is StatusCode.ERROR
         assert sc.ERROR_TYPE in span.attributes
 
