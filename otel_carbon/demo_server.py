@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 PROMPT_TOKENS, COMPLETION_TOKENS, CACHED_TOKENS, REASONING_TOKENS = 42, 7, 32, 3
 ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE = 12, 9, 100, 20
@@ -142,27 +142,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class LLMServer(ThreadingHTTPServer):
-    """A loopback server on a free port; ``url`` is its base URL with ``/v1``; a context manager."""
+_Server = TypeVar("_Server", bound="LoopbackServer")
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded HTTP server on a free loopback port, served from a daemon thread; a context manager."""
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[tuple[str, dict, dict]] = []
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that leaves a stream early closes the socket: not an error here."""
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def __enter__(self) -> LLMServer:
+    def __enter__(self: _Server) -> _Server:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
         self.server_close()
+
+
+class LLMServer(LoopbackServer):
+    """The OpenAI- and Anthropic-speaking server; ``url`` is its base URL with ``/v1``."""
+
+    def __init__(self) -> None:
+        super().__init__(_Handler)
+        self.requests: list[tuple[str, dict, dict]] = []
+
+    @property
+    def url(self) -> str:
+        return f"{self.root_url}/v1"

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
+
+from otel_carbon.demo_server import LoopbackServer
 
 
 @dataclass
@@ -130,28 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
 
-class WireServer(ThreadingHTTPServer):
+class WireServer(LoopbackServer):
     """Serves ``routes`` (method, path regex with named groups, handler) on a free loopback port."""
 
-    daemon_threads = True
-
     def __init__(self, routes: list[Route]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.routes = routes
         self.calls: list[Call] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client leaving a stream early closes the socket: not an error here."""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> WireServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown()
-        self.server_close()
+        return self.root_url
