@@ -14,8 +14,8 @@ from instrumented import host_metered, instrumented
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.ollama import OllamaInstrumentor
 from otel_carbon.instrumentations.ollama.extract import is_cloud_model, request
-from wire.ollama import EVAL_COUNT, PROMPT_EVAL_COUNT, WORDS, embed_tokens, routes
-from wire_server import WireServer
+from wire.ollama import EVAL_COUNT, PROMPT_EVAL_COUNT, WORDS, routes
+from wire_server import WireServer, word_tokens
 
 MODEL = "llama3.2:3b"
 MESSAGES = [{"role": "user", "content": "De quelle couleur est le ciel ?"}]
@@ -189,7 +189,7 @@ def test_embed_and_deprecated_embeddings(client, spans):
     client.embeddings("nomic-embed-text", "le ciel")
     embed, legacy = spans.get_finished_spans()
     assert embed.name == legacy.name == "embeddings nomic-embed-text"
-    assert embed.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == embed_tokens(inputs) == 7
+    assert embed.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == word_tokens(inputs) == 7
     assert_measured(embed)
     assert sc.GEN_AI_USAGE_INPUT_TOKENS not in legacy.attributes  # /api/embeddings reports no counts
     assert legacy.status.status_code is not StatusCode.ERROR

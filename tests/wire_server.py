@@ -84,6 +84,12 @@ def ndjson_reply(lines: Iterable[Any], *, garbage_at: int | None = None) -> Repl
     return Reply(content_type="application/x-ndjson", chunks=chunks)
 
 
+def word_tokens(inputs: str | list[str]) -> int:
+    """The token count the provider routes bill for embedding ``inputs``: one per whitespace-separated word."""
+    texts = [inputs] if isinstance(inputs, str) else inputs
+    return sum(len(text.split()) for text in texts)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: WireServer
     protocol_version = "HTTP/1.1"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wire_server import Call, Reply, Route, json_reply, sse_reply
+from wire_server import Call, Reply, Route, json_reply, sse_reply, word_tokens
 
 #: The streamed completion, one chunk (and one completion token) per word.
 WORDS = ("Bonjour", " depuis", " Paris", ".")
@@ -96,19 +96,13 @@ def completions(call: Call) -> Reply:
     })
 
 
-def embed_tokens(inputs: str | list[str]) -> int:
-    """What the route bills for ``inputs``: one token per whitespace-separated word."""
-    texts = [inputs] if isinstance(inputs, str) else inputs
-    return sum(len(text.split()) for text in texts)
-
-
 def embeddings(call: Call) -> Reply:
     failed = _error(call)
     if failed is not None:
         return failed
     inputs = call.body["input"]
     texts = [inputs] if isinstance(inputs, str) else inputs
-    tokens = embed_tokens(inputs)
+    tokens = word_tokens(inputs)
     return json_reply({
         "id": "embd-1",
         "object": "list",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wire_server import Call, Reply, Route, json_reply, ndjson_reply
+from wire_server import Call, Reply, Route, json_reply, ndjson_reply, word_tokens
 
 #: The generated text, one streamed part (and one ``eval_count`` token) per word.
 WORDS = ("Le", " ciel", " est", " bleu", ".")
@@ -83,12 +83,6 @@ def generate(call: Call) -> Reply:
     return _generation(call, lambda fragment: {"response": fragment})
 
 
-def embed_tokens(inputs: str | list[str]) -> int:
-    """What the route counts for ``inputs``: one token per whitespace-separated word."""
-    texts = [inputs] if isinstance(inputs, str) else inputs
-    return sum(len(text.split()) for text in texts)
-
-
 def embed(call: Call) -> Reply:
     failed = _error(call)
     if failed is not None:
@@ -100,7 +94,7 @@ def embed(call: Call) -> Reply:
         "embeddings": [[0.01, -0.02, 0.03]] * count,
         "total_duration": TOTAL_DURATION,
         "load_duration": LOAD_DURATION,
-        "prompt_eval_count": embed_tokens(inputs),
+        "prompt_eval_count": word_tokens(inputs),
     })
 
 
