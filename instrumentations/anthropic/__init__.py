@@ -14,12 +14,11 @@ from __future__ import annotations
 import importlib
 from typing import Any, Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
+from opentelemetry.trace import Tracer
 from wrapt import wrap_function_wrapper
 
-from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations.anthropic import extract
 from otel_carbon.instrumentations.anthropic.package import _instruments
 from otel_carbon.instrumentations.anthropic.patch import STREAM_HELPERS, stream_helper_wrapper
@@ -29,14 +28,15 @@ _MODULE = "anthropic.resources.messages"
 _CLASSES = ("Messages", "AsyncMessages")
 
 
-class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AnthropicInstrumentor(DeferredInstrumentor):
     """Spans for ``anthropic`` messages calls, with the GenAI attributes our carbon processor reads."""
+
+    _module = "anthropic"
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         for cls in _CLASSES:
             factory = async_wrapper if cls.startswith("Async") else sync_wrapper
             wrap_function_wrapper(
@@ -46,7 +46,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for cls, manager_proxy in STREAM_HELPERS:
             wrap_function_wrapper(_MODULE, f"{cls}.stream", stream_helper_wrapper(tracer, manager_proxy))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         module = importlib.import_module(_MODULE)
         for cls in _CLASSES:
             unwrap(getattr(module, cls), "create")

@@ -18,12 +18,11 @@ import importlib
 from functools import partial
 from typing import Any, Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import SpanKind, get_tracer
+from opentelemetry.trace import SpanKind, Tracer
 from wrapt import wrap_function_wrapper
 
-from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import sync_wrapper
 from otel_carbon.instrumentations.llama_cpp import extract
 from otel_carbon.instrumentations.llama_cpp.package import _instruments
@@ -37,20 +36,21 @@ _METHODS = (
 )
 
 
-class LlamaCppInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Spans with measured energy for in-process ``llama_cpp.Llama`` inference."""
+class LlamaCppInstrumentor(DeferredInstrumentor):
+    """Spans with measured energy for in-process ``llama_cpp.Llama`` inference (patched when imported)."""
+
+    _module = _MODULE
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         for method, operation in _METHODS:
             wrapper = sync_wrapper(tracer, partial(extract.request, operation), extract.completion_response,
                                    extract.StreamChunks, kind=SpanKind.INTERNAL)
             wrap_function_wrapper(_MODULE, f"Llama.{method}", wrapper)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         llama = importlib.import_module(_MODULE).Llama
         for method, _ in _METHODS:
             unwrap(llama, method)

@@ -19,31 +19,31 @@ from __future__ import annotations
 import importlib
 from typing import Any, Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
+from opentelemetry.trace import Tracer
 from wrapt import wrap_function_wrapper
 
-from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.mistralai.extract import CompletionEvents
 from otel_carbon.instrumentations.mistralai.package import _instruments
 from otel_carbon.instrumentations.mistralai.patch import METHODS, start_for
 
 
-class MistralAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class MistralAIInstrumentor(DeferredInstrumentor):
     """Spans for ``mistralai`` client calls, with the GenAI attributes our carbon processor reads."""
+
+    _module = "mistralai.client"
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         for module, cls, method, operation, stream, finish in METHODS:
             factory = async_wrapper if method.endswith("_async") else sync_wrapper
             wrapper = factory(tracer, start_for(operation, stream), finish, CompletionEvents)
             wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         for module, cls, method, *_ in METHODS:
             unwrap(getattr(importlib.import_module(module), cls), method)

@@ -18,12 +18,11 @@ from __future__ import annotations
 import importlib
 from typing import Any, Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
+from opentelemetry.trace import Tracer
 from wrapt import wrap_function_wrapper
 
-from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.ollama.package import _instruments
 from otel_carbon.instrumentations.ollama.patch import (
@@ -37,16 +36,17 @@ from otel_carbon.instrumentations.ollama.patch import (
 )
 
 
-class OllamaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class OllamaInstrumentor(DeferredInstrumentor):
     """Spans for ``ollama`` client calls, with the GenAI attributes our carbon processor reads."""
+
+    _module = "ollama"  # the package: its module-level functions exist once it has finished importing
 
     _rebound: dict[str, tuple[Any, Any]] = {}
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         module = importlib.import_module(MODULE)
         for name in CLASSES:
             cls = getattr(module, name)
@@ -56,7 +56,7 @@ class OllamaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrap_function_wrapper(MODULE, f"{name}.{method}", wrapper)
         self._rebound = rebind_module_functions()
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         restore_module_functions(self._rebound)
         self._rebound = {}
         module = importlib.import_module(MODULE)

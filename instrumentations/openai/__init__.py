@@ -16,31 +16,31 @@ from __future__ import annotations
 import importlib
 from typing import Any, Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
+from opentelemetry.trace import Tracer
 from wrapt import wrap_function_wrapper
 
-from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.openai.package import _instruments
 from otel_carbon.instrumentations.openai.patch import METHODS, include_usage_requested, start_for, with_usage_option
 
 
-class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class OpenAIInstrumentor(DeferredInstrumentor):
     """Spans for ``openai`` client calls, with the GenAI attributes our carbon processor reads."""
+
+    _module = "openai"
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         inject = bool(kwargs.get("include_usage", include_usage_requested()))
         for module, cls, operation, finish, chunks, may_inject in METHODS:
             factory = async_wrapper if cls.startswith("Async") else sync_wrapper
             prepare = with_usage_option if inject and may_inject else (lambda kw: kw)
             wrap_function_wrapper(module, f"{cls}.create", factory(tracer, start_for(operation), finish, chunks, prepare))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         for module, cls, *_ in METHODS:
             unwrap(getattr(importlib.import_module(module), cls), "create")

@@ -19,17 +19,15 @@ import importlib
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
+from opentelemetry.trace import Tracer
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations.transformers.package import _instruments
 from otel_carbon.instrumentations.transformers.patch import (
     generate_wrapper,
     pipeline_wrapper,
 )
 from wrapt import wrap_function_wrapper
-
-from otel_carbon import __version__
 
 # (module, class, method, wrapper factory)
 _TARGETS = (
@@ -38,17 +36,18 @@ _TARGETS = (
 )
 
 
-class TransformersInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class TransformersInstrumentor(DeferredInstrumentor):
     """Spans with measured energy for local ``transformers`` generation."""
+
+    _module = "transformers.generation.utils"
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         for module, cls, method, factory in _TARGETS:
             wrap_function_wrapper(module, f"{cls}.{method}", factory(tracer))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         for module, cls, method, _ in _TARGETS:
             unwrap(getattr(importlib.import_module(module), cls), method)

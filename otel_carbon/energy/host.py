@@ -253,13 +253,18 @@ class HostDevice:
         busy, total, process, rapl_j = reading
         prev, self._prev = self._prev, (busy, total, process, rapl_j)
         last_t = self._integral.last_sample_at()
-        if prev is None or last_t is None or now <= last_t:
+        rss_gb = self._safe(self._proc.rss_gb) or 0.0
+        if prev is None:
+            # The first sample: CPU use needs a second one, but the modelled memory power is known
+            # now, and is held until then (a window opened right away would otherwise read 0 J).
+            self._integral.add(now, rss_gb * self._memory_w_per_gb if "mem_model" in self._method else 0.0)
+            return
+        if last_t is None or now <= last_t:
             self._integral.add_energy(now, 0.0)
             return
         dt = now - last_t
         d_busy, d_total, d_process = busy - prev[0], total - prev[1], process - prev[2]
         share = min(d_process / d_busy, 1.0) if d_busy > 0 else (1.0 if d_process > 0 else 0.0)
-        rss_gb = self._safe(self._proc.rss_gb) or 0.0
         cpu_j = memory_j = 0.0
         if self._rapl is not None:
             for domain, now_j, then_j in zip(self._rapl.domains, rapl_j, prev[3]):
