@@ -21,5 +21,8 @@ def get_path(obj: Any, *path: str) -> Any:
 
 
 def count(value: Any) -> int | None:
-    """``value`` if it is a token count (a non-negative ``int``, not a ``bool``), else ``None``."""
+    """``value`` as a token count: a non-negative ``int`` (not a ``bool``), or a whole ``float``
+    (some SDKs type counts as JSON numbers: ``5.0``); anything else is ``None``."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
     return value if type(value) is int and value >= 0 else None
