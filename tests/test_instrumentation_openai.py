@@ -74,6 +74,16 @@ def test_chat_completion(client, spans):
     assert_no_secret(span)
 
 
+def test_raw_response_is_read_and_parsed_once(client, spans):
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[])
+    completion = raw.parse()
+    assert completion is raw.parse()  # the SDK's cache: our read and the caller's are one parse
+    assert completion.choices[0].message.content == "".join(WORDS)
+    attrs = only(spans).attributes
+    assert_usage(attrs)
+    assert attrs[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
+
+
 def test_content_is_recorded_only_when_opted_in(client, spans, monkeypatch):
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi there"}])

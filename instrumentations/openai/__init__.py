@@ -23,7 +23,13 @@ from wrapt import wrap_function_wrapper
 from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.openai.package import _instruments
-from otel_carbon.instrumentations.openai.patch import METHODS, include_usage_requested, start_for, with_usage_option
+from otel_carbon.instrumentations.openai.patch import (
+    METHODS,
+    include_usage_requested,
+    start_for,
+    through_raw_response,
+    with_usage_option,
+)
 
 
 class OpenAIInstrumentor(DeferredInstrumentor):
@@ -39,7 +45,8 @@ class OpenAIInstrumentor(DeferredInstrumentor):
         for module, cls, operation, finish, chunks, may_inject in METHODS:
             factory = async_wrapper if cls.startswith("Async") else sync_wrapper
             prepare = with_usage_option if inject and may_inject else (lambda kw: kw)
-            wrap_function_wrapper(module, f"{cls}.create", factory(tracer, start_for(operation), finish, chunks, prepare))
+            wrapper = factory(tracer, start_for(operation), through_raw_response(finish), chunks, prepare)
+            wrap_function_wrapper(module, f"{cls}.create", wrapper)
 
     def _unpatch(self) -> None:
         for module, cls, *_ in METHODS:

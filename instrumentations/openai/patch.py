@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
+from otel_carbon.instrumentations._shared import Response
 from otel_carbon.instrumentations.openai import extract
 
 #: Opt-in: ask for usage on streamed chat completions (adds ``stream_options.include_usage``).
@@ -31,6 +32,21 @@ def with_usage_option(kwargs: dict[str, Any]) -> dict[str, Any]:
     if kwargs.get("stream") and "stream_options" not in kwargs:
         return {**kwargs, "stream_options": {"include_usage": True}}
     return kwargs
+
+
+def through_raw_response(finish: Callable[[Any], Response]) -> Callable[[Any], Response]:
+    """``finish`` that also reads ``with_raw_response`` results (LiteLLM calls the SDK that way).
+
+    A raw response is parsed with its own ``parse()``, which caches: the caller's
+    later ``parse()`` returns the same object, so the work is not done twice.
+    """
+
+    def read(result: Any) -> Response:
+        if hasattr(result, "http_response") and callable(getattr(result, "parse", None)):
+            result = result.parse()
+        return finish(result)
+
+    return read
 
 
 def start_for(operation: str) -> Any:
