@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import subprocess
-import sys
-import textwrap
 
 import cohere
 import pytest
@@ -234,17 +231,3 @@ def test_uninstrument_restores_the_originals():
     instrumentor.uninstrument()
     assert [cls.__dict__[name] for cls, name in names] == originals
 
-
-def test_instrumenting_patches_only_when_the_sdk_is_imported():
-    code = textwrap.dedent("""
-        import sys, wrapt
-        from otel_carbon.instrumentations.cohere import CohereInstrumentor
-        CohereInstrumentor().instrument()
-        print("cohere" in sys.modules)
-        import cohere
-        from cohere.v2.client import AsyncV2Client
-        print(isinstance(AsyncV2Client.__dict__["chat_stream"], wrapt.FunctionWrapper))
-    """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True"]
