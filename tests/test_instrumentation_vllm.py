@@ -53,10 +53,18 @@ def test_batch_is_one_internal_span_with_the_batch_tokens_and_measured_energy(ru
 
 def test_chat_is_one_span(run):
     names = [span["name"].split()[0] for span in run["spans"]]
-    assert names == ["text_completion", "chat", "text_completion"]  # no generate span inside chat
+    assert names == ["text_completion", "chat", "text_completion", "embeddings"]  # no generate span inside chat
     chat = run["spans"][1]["attributes"]
     assert chat[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2  # the template renders "t5 t6 "
     assert chat[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == MAX_TOKENS
+
+
+def test_embed_counts_the_prompt_tokens(run):
+    embed = run["spans"][3]
+    assert embed["kind"] == "INTERNAL"
+    assert embed["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 2 + 1  # "t5 t6" and "t7"
+    assert sc.GEN_AI_USAGE_OUTPUT_TOKENS not in embed["attributes"]
+    assert embed["attributes"][sc.SCI_MEASURED_HOST] > 0
 
 
 def test_rejected_prompt_is_an_error_span_and_no_window_is_left_open(run):

@@ -53,6 +53,10 @@ def main(out_path: str) -> None:
                 llm.generate(" ".join(["t9"] * 100), params)  # longer than max_model_len
             except Exception as error:  # noqa: BLE001 - the test checks the span recorded it
                 print("expected failure:", type(error).__name__)
+            del llm
+            embedder = vllm.LLM(model=directory, dtype="float32", max_model_len=64, enforce_eager=True,
+                                runner="pooling")
+            embedder.embed(["t5 t6", "t7"])
             open_windows = meter.open_windows
         spans = [{"name": s.name, "kind": s.kind.name, "status": s.status.status_code.name,
                   "attributes": dict(s.attributes)} for s in exporter.get_finished_spans()]
