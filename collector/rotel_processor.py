@@ -46,7 +46,7 @@ def _enrichment_context() -> EnrichmentContext:
 
 def _python(value: Any) -> Any:
     """The plain value of a rotel ``AnyValue`` (arrays as tuples, key-value lists as dicts)."""
-    inner = getattr(value, "value", None)
+    inner: Any = getattr(value, "value", None)
     if hasattr(inner, "values"):
         items = list(inner.values)
         if items and hasattr(items[0], "key"):

@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any, Sequence, TypeVar
 
 PROMPT_TOKENS, COMPLETION_TOKENS, CACHED_TOKENS, REASONING_TOKENS = 42, 7, 32, 3
 ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE = 12, 9, 100, 20
@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: list[tuple[str | None, dict]], done: bool, garbage: bool = False) -> None:
+    def _sse(self, events: Sequence[tuple[str | None, Any]], done: bool, garbage: bool = False) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")

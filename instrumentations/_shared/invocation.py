@@ -78,7 +78,7 @@ class Response:
             (sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, self.cache_write_tokens),
             (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, self.reasoning_tokens),
         )
-        attributes = {key: value for key, value in pairs if value is not None}
+        attributes: dict[str, Any] = {key: value for key, value in pairs if value is not None}
         if self.finish_reasons:
             attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = list(self.finish_reasons)
         attributes.update({k: v for k, v in self.attributes.items() if v is not None})

@@ -20,7 +20,7 @@ import os
 from collections import defaultdict
 from importlib import import_module
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, PeriodicExportingMetricReader
@@ -154,7 +154,7 @@ def run_sdk_calls(tracer_provider: TracerProvider, repeat: int = 1) -> bool:
         for instrumentor in instrumentors:
             instrumentor.instrument(tracer_provider=tracer_provider)
         try:
-            hello = [{"role": "user", "content": "Say hello to the grid."}]
+            hello: Any = [{"role": "user", "content": "Say hello to the grid."}]
             for _ in range(repeat):
                 oai.chat.completions.create(model="gpt-4o-mini", messages=hello)
                 for _chunk in oai.chat.completions.create(model="gpt-4o-mini", messages=hello, stream=True,
@@ -233,7 +233,7 @@ def line_items(spans: Iterable[ReadableSpan]) -> dict[tuple[str, str], LineItem]
     """Sum enriched spans per (model, zone)."""
     items: dict[tuple[str, str], LineItem] = defaultdict(LineItem)
     for span in spans:
-        attrs = span.attributes or {}
+        attrs: Mapping[str, Any] = span.attributes or {}
         if sc.SCI_CARBON not in attrs:
             continue
         item = items[(str(attrs.get(sc.GEN_AI_REQUEST_MODEL)), str(attrs[sc.SCI_INTENSITY_ZONE]))]

@@ -75,7 +75,7 @@ def sub_national_averages() -> dict[str, float]:
 @lru_cache(maxsize=1)
 def _shipped() -> StaticIntensity:
     path = resources.files("otel_carbon").joinpath("data", "grid_intensity.csv")
-    with path.open("r", encoding="utf-8", newline="") as fh:
+    with path.open("r", encoding="utf-8", newline="") as fh:  # type: ignore[call-overload]  # a real file: typeshed's Traversable lacks newline=
         table = {row["zone"]: float(row["g_co2e_per_kwh"]) for row in csv.DictReader(fh)}
     for zone, value in sub_national_averages().items():
         table.setdefault(zone, value)  # a country's own row stays the country's

@@ -48,7 +48,7 @@ def cloud_regions() -> Mapping[tuple[str, str], CloudRegion]:
     """Every shipped region keyed by ``(provider, region)``, lower case."""
     path = resources.files("otel_carbon").joinpath("data", "cloud_regions.csv")
     regions: dict[tuple[str, str], CloudRegion] = {}
-    with path.open("r", encoding="utf-8", newline="") as fh:
+    with path.open("r", encoding="utf-8", newline="") as fh:  # type: ignore[call-overload]  # a real file: typeshed's Traversable lacks newline=
         for row in csv.DictReader(fh):
             region = CloudRegion(
                 provider=row["provider"].lower(),
