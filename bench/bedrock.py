@@ -24,8 +24,9 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -34,10 +35,10 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
-
-from otel_carbon.instrumentations.bedrock import BedrockInstrumentor  # noqa: E402
 from wire import bedrock as wire  # noqa: E402
 from wire_server import Call, Reply, WireServer, json_reply  # noqa: E402
+
+from otel_carbon.instrumentations.bedrock import BedrockInstrumentor  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": [{"text": "De quelle couleur est le ciel ?"}]}]
 

@@ -26,9 +26,10 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from opentelemetry.sdk.metrics import MeterProvider

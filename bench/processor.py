@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader

@@ -23,9 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
 from importlib.metadata import entry_points
+from pathlib import Path
 
 LAUNCHER = str(Path(sys.executable).parent / "opentelemetry-instrument")
 

@@ -12,8 +12,9 @@ name the key (``config key 'http_port': expected an integer``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

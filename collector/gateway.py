@@ -32,8 +32,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from otel_carbon._log import log_once
 from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.forwarder import Forwarder
-from otel_carbon.collector.metrics import GatewayMetrics
 from otel_carbon.collector.http_receiver import OTLPHttpServer, RejectionCounts, UpstreamRejected, UpstreamUnavailable
+from otel_carbon.collector.metrics import GatewayMetrics
 from otel_carbon.collector.otlp import OnEnriched, enrich_request
 from otel_carbon.collector.security import BearerTokenInterceptor, ReceiverSecurity
 from otel_carbon.processors.enrich import EnrichmentContext

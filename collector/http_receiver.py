@@ -18,8 +18,9 @@ import json
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from otel_carbon.semconv import GENAI_MARKER_KEYS
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes, needs_enrichment
+from otel_carbon.semconv import GENAI_MARKER_KEYS
 
 
 def python_value(value: AnyValue) -> Any:

@@ -14,8 +14,9 @@ either provider key, skip spans that already carry ``sci.carbon`` and set
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes

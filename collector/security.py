@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hmac
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 

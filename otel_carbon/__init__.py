@@ -27,8 +27,8 @@ __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from otel_carbon.config import CarbonSettings, ConfigError
-    from otel_carbon.processors import CarbonSpanProcessor
     from otel_carbon.distro import CarbonSetup, configure
+    from otel_carbon.processors import CarbonSpanProcessor
 
 
 def __getattr__(name: str) -> Any:

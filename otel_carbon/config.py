@@ -7,8 +7,9 @@ variable and the accepted values — never later, on the hot path.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from otel_carbon.sci import Boundary, FunctionalUnit
 

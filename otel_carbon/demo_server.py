@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 PROMPT_TOKENS, COMPLETION_TOKENS, CACHED_TOKENS, REASONING_TOKENS = 42, 7, 32, 3
 ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE = 12, 9, 100, 20

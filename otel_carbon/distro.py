@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.metrics import MeterProvider
@@ -34,10 +35,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from opentelemetry import metrics
-
-from otel_carbon.config import CarbonSettings
 from otel_carbon import semconv as sc
+from otel_carbon.config import CarbonSettings
 from otel_carbon.energy.install import install_meter
 from otel_carbon.energy.measured import DeviceMeter
 from otel_carbon.energy.metrics import register_hw_metrics

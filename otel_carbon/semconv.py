@@ -12,7 +12,8 @@ intensity in gCO2e/kWh, cost in USD.
 
 from __future__ import annotations
 
-from typing import Any, Final, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 # --- GenAI conventions: request / response --------------------------------
 

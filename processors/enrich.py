@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings

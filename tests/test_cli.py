@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from otel_carbon import semconv as sc
-from otel_carbon.cli import main
-from otel_carbon.cli import demo
+from otel_carbon.cli import demo, main
 
 CONTRACT_KEYS = {
     "energy_j", "carbon_g", "operational_g", "embodied_g", "intensity_g_per_kwh", "zone",

@@ -21,12 +21,12 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from otlp_receiver import OTLPReceiver
 
 from otel_carbon.collector.gateway import Gateway
 from otel_carbon.collector.http_receiver import PROTOBUF
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import EnrichmentContext
-from otlp_receiver import OTLPReceiver
 
 SPANS_PER_REQUEST = 5
 

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from otlp_receiver import OTLPReceiver
 
 from otel_carbon.collector.gateway import Gateway
 from otel_carbon.collector.http_receiver import JSON, PROTOBUF
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import EnrichmentContext
-from otlp_receiver import OTLPReceiver
 
 HTTP_ALLOWED = {200, 400, 404, 413, 415}
 GRPC_ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT}

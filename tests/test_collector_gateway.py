@@ -9,20 +9,20 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otlp_receiver import OTLPReceiver
 
 from otel_carbon import semconv as sc
 from otel_carbon.collector.gateway import Gateway
 from otel_carbon.collector.http_receiver import JSON, PROTOBUF, decode
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
-from otlp_receiver import OTLPReceiver
 
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
          "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300}
@@ -174,8 +174,9 @@ VALUES = st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True), 
 @settings(max_examples=300, deadline=None)
 @given(attributes=st.dictionaries(st.sampled_from(GENAI_KEYS), VALUES, max_size=len(GENAI_KEYS)))
 def test_enrichment_of_garbage_genai_attributes_never_raises(attributes):
-    from otel_carbon.collector.otlp import any_value, enrich_request
     from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+    from otel_carbon.collector.otlp import any_value, enrich_request
 
     request = trace_service_pb2.ExportTraceServiceRequest()
     span = request.resource_spans.add().scope_spans.add().spans.add()

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from otlp_receiver import OTLPReceiver
+from test_collector_gateway import GENAI, send
 
 from otel_carbon.collector.gateway import Gateway
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import EnrichmentContext
-from otlp_receiver import OTLPReceiver
-from test_collector_gateway import GENAI, send
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "collector" / "deploy" / "grafana" / "otel-carbon-dashboard.json"
 PROMETHEUS = shutil.which("prometheus")

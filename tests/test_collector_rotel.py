@@ -19,12 +19,12 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from otlp_receiver import OTLPReceiver
 
 from otel_carbon.collector import rotel_processor
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import build_intensity
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
-from otlp_receiver import OTLPReceiver
 
 # Not in the `test` extra: in a fresh CI venv the agent forwarded the GenAI span without enrichment
 # (passes in the dev venv; undiagnosed, tracked in the collector issue's closing note).

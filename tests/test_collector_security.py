@@ -24,13 +24,13 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from otlp_receiver import OTLPReceiver
 
 from otel_carbon.collector.gateway import Gateway
 from otel_carbon.collector.http_receiver import PROTOBUF
 from otel_carbon.collector.security import ReceiverSecurity
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import EnrichmentContext
-from otlp_receiver import OTLPReceiver
 
 TOKEN = "s3cret-token"
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",

@@ -16,13 +16,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from otel_carbon.processors import CarbonSpanProcessor
 
 from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings
 from otel_carbon.energy.host import LOAD_CURVE
 from otel_carbon.energy.install import build_devices
 from otel_carbon.energy.measured import DeviceMeter
+from otel_carbon.processors import CarbonSpanProcessor
 
 
 def tiny_gpt2():

@@ -6,11 +6,17 @@ import asyncio
 
 import anthropic
 import pytest
+from instrumented import instrumented
 from opentelemetry.trace import StatusCode
 
-from instrumented import instrumented
-from otel_carbon.demo_server import (ANTHROPIC_CACHE_READ, ANTHROPIC_CACHE_WRITE, ANTHROPIC_INPUT, ANTHROPIC_OUTPUT, WORDS)
 from otel_carbon import semconv as sc
+from otel_carbon.demo_server import (
+    ANTHROPIC_CACHE_READ,
+    ANTHROPIC_CACHE_WRITE,
+    ANTHROPIC_INPUT,
+    ANTHROPIC_OUTPUT,
+    WORDS,
+)
 from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor
 
 API_KEY = "sk-ant-test-secret"

@@ -15,14 +15,14 @@ import pytest
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.eventstream import ChecksumMismatch, EventStream
-from opentelemetry.trace import StatusCode
-
 from instrumented import instrumented
+from opentelemetry.trace import StatusCode
+from wire import bedrock as wire
+from wire_server import WireServer
+
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared.content import CAPTURE_CONTENT_ENV
 from otel_carbon.instrumentations.bedrock import BedrockInstrumentor
-from wire import bedrock as wire
-from wire_server import WireServer
 
 ACCESS_KEY = "AKIDTEST"
 SECRET_KEY = "bedrock-test-secret-never-on-spans"

@@ -8,15 +8,24 @@ import json
 
 import cohere
 import pytest
-from opentelemetry.trace import StatusCode
-
 from instrumented import instrumented
-from otel_carbon import semconv as sc
-from otel_carbon.instrumentations.cohere import CohereInstrumentor
-from otel_carbon.instrumentations._shared.fields import count
-from otel_carbon.instrumentations.cohere.extract import request
-from wire.cohere import BILLED_INPUT_TOKENS, CACHED_TOKENS, CHAT_ID, EMBED_ID, INPUT_TOKENS, OUTPUT_TOKENS, WORDS, routes
+from opentelemetry.trace import StatusCode
+from wire.cohere import (
+    BILLED_INPUT_TOKENS,
+    CACHED_TOKENS,
+    CHAT_ID,
+    EMBED_ID,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    WORDS,
+    routes,
+)
 from wire_server import WireServer, word_tokens
+
+from otel_carbon import semconv as sc
+from otel_carbon.instrumentations._shared.fields import count
+from otel_carbon.instrumentations.cohere import CohereInstrumentor
+from otel_carbon.instrumentations.cohere.extract import request
 
 API_KEY = "cohere-test-secret-never-in-spans"
 MODEL = "command-a-03-2025"

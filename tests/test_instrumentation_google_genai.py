@@ -9,14 +9,14 @@ import json
 import pytest
 from google import genai
 from google.genai import errors, types
-from opentelemetry.trace import StatusCode
-
 from instrumented import instrumented
+from opentelemetry.trace import StatusCode
+from wire.gemini import CACHED_TOKENS, CANDIDATES_TOKENS, PROMPT_TOKENS, RESPONSE_ID, THOUGHTS_TOKENS, WORDS, routes
+from wire_server import WireServer, word_tokens
+
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.google_genai import GoogleGenAIInstrumentor
 from otel_carbon.instrumentations.google_genai.extract import request, usage_response
-from wire.gemini import CACHED_TOKENS, CANDIDATES_TOKENS, PROMPT_TOKENS, RESPONSE_ID, THOUGHTS_TOKENS, WORDS, routes
-from wire_server import WireServer, word_tokens
 
 API_KEY = "gemini-test-secret-never-in-spans"
 MODEL = "gemini-2.5-flash"

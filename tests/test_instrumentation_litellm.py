@@ -18,9 +18,9 @@ import pytest  # noqa: E402
 
 # LiteLLM is not in the test extra: its releases installable here pin openai<3 (.ci/run installs it beside openai 3).
 litellm = pytest.importorskip("litellm", reason="litellm is not installed (pip install litellm)")
+from instrumented import instrumented  # noqa: E402
 from opentelemetry.trace import StatusCode  # noqa: E402
 
-from instrumented import instrumented  # noqa: E402
 from otel_carbon import semconv as sc  # noqa: E402
 from otel_carbon.demo_server import (  # noqa: E402
     ANTHROPIC_CACHE_READ,

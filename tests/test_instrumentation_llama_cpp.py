@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from instrumented import host_metered, instrumented
 from opentelemetry.trace import SpanKind, StatusCode
 
-from instrumented import host_metered, instrumented
 from otel_carbon import semconv as sc
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install llama-cpp-python)")
 pytest.importorskip("gguf", reason="the gguf writer is not installed (pip install gguf)")
 
 from models.tiny_gguf import write_tiny_llama  # noqa: E402
+
 from otel_carbon.instrumentations.llama_cpp import LlamaCppInstrumentor  # noqa: E402
 
 MAX_TOKENS = 6

@@ -7,15 +7,15 @@ import gc
 import json
 
 import pytest
+from instrumented import instrumented
 from mistralai.client import Mistral, errors
 from opentelemetry.trace import StatusCode
+from wire.mistral import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, routes
+from wire_server import WireServer, word_tokens
 
-from instrumented import instrumented
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.mistralai import MistralAIInstrumentor
 from otel_carbon.instrumentations.mistralai.extract import request
-from wire.mistral import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, WORDS, routes
-from wire_server import WireServer, word_tokens
 
 API_KEY = "mistral-test-secret-never-in-spans"
 MODEL = "mistral-small-latest"

@@ -8,14 +8,14 @@ import json
 
 import ollama
 import pytest
-from opentelemetry.trace import SpanKind, StatusCode
-
 from instrumented import host_metered, instrumented
+from opentelemetry.trace import SpanKind, StatusCode
+from wire.ollama import EVAL_COUNT, PROMPT_EVAL_COUNT, WORDS, routes
+from wire_server import WireServer, word_tokens
+
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations.ollama import OllamaInstrumentor
 from otel_carbon.instrumentations.ollama.extract import is_cloud_model, request
-from wire.ollama import EVAL_COUNT, PROMPT_EVAL_COUNT, WORDS, routes
-from wire_server import WireServer, word_tokens
 
 MODEL = "llama3.2:3b"
 MESSAGES = [{"role": "user", "content": "De quelle couleur est le ciel ?"}]

@@ -14,15 +14,15 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from instrumented import host_metered, instrumented
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_carbon.instrumentations.transformers import TransformersInstrumentor
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from otel_carbon import semconv as sc
-from instrumented import host_metered, instrumented
+from otel_carbon.instrumentations.transformers import TransformersInstrumentor
 
 PAD = 999  # never generated (bad_words_ids), so every new id counts
 NEW = 12

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from intensity_support import NOW, STATIC, FakeClock, LoopbackServer, Reply, neso_fw48h, neso_national
-from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 
 from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings, ConfigError
@@ -16,6 +15,7 @@ from otel_carbon.intensity.factory import build_intensity, build_providers, cach
 from otel_carbon.intensity.http import HttpClient
 from otel_carbon.intensity.persist import default_path
 from otel_carbon.intensity.reading import IntensityReading
+from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 
 
 def _settings(**values: object) -> CarbonSettings:

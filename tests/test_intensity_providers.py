@@ -7,8 +7,8 @@ nothing raises out of the refresh pass, and the failure is counted by reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 import pytest
 from intensity_support import (  # noqa: F401 (rig_for_fixture provides the rig_for fixture)

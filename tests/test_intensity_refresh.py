@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from intensity_support import (  # noqa: F401 (rig_for_fixture provides the rig_for fixture)

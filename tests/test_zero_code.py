@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from otel_carbon.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
 from otlp_receiver import OTLPReceiver
+
+from otel_carbon.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
 
 APP = Path(__file__).parent / "apps" / "sample_app.py"
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared.content import capture_content

@@ -20,14 +20,14 @@ unchanged (without a span if ``start`` failed, with an unannotated span if
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Awaitable, Callable, Iterator, Mapping
+from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Tracer
 
 from otel_carbon._log import log_once
-
 from otel_carbon.instrumentations._shared.invocation import Invocation, Request, Response
 from otel_carbon.instrumentations._shared.stream import Accumulator, AsyncStream, SyncStream
 

@@ -12,17 +12,18 @@ their own attributes.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 from wrapt import wrap_function_wrapper
 
 from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
+from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.anthropic import extract
 from otel_carbon.instrumentations.anthropic.package import _instruments
 from otel_carbon.instrumentations.anthropic.patch import STREAM_HELPERS, stream_helper_wrapper
-from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 
 _MODULE = "anthropic.resources.messages"
 _CLASSES = ("Messages", "AsyncMessages")

@@ -7,13 +7,15 @@ GenAI conventions count them inside input tokens, so they are added back.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content
-from otel_carbon.instrumentations._shared.fields import count, get_path as _get
-from otel_carbon.instrumentations._shared.request import request_from_call
+from otel_carbon.instrumentations._shared.fields import count
+from otel_carbon.instrumentations._shared.fields import get_path as _get
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
+from otel_carbon.instrumentations._shared.request import request_from_call
 
 
 def _int(value: Any) -> int:

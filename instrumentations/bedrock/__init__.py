@@ -22,7 +22,8 @@ for these operations; enable one of the two, or each call is counted twice.
 
 from __future__ import annotations
 
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer

@@ -23,7 +23,8 @@ reason is recorded for them (it is only in the model-specific body).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content, provider_from_base_url

@@ -16,11 +16,13 @@ exception event).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import wrapt
 from opentelemetry.trace import Tracer
+
 from otel_carbon.instrumentations._shared import Invocation, SyncStream
 from otel_carbon.instrumentations._shared.stream import Accumulator
 from otel_carbon.instrumentations._shared.wrappers import Wrapper, sync_wrapper

@@ -12,7 +12,8 @@ Finish reasons are Cohere's values in lower case (``COMPLETE`` → ``complete``)
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content, provider_from_base_url

@@ -12,8 +12,9 @@ synchronously and their result proxied (:class:`SyncStream` /
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon.instrumentations._shared import AsyncStream
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper

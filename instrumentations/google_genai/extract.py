@@ -21,7 +21,8 @@ continuation hops), so the latest usage wins.  Finish reasons are the API's
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content, provider_from_base_url

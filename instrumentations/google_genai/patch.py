@@ -10,8 +10,9 @@ wrapper awaits it and proxies the generator (``AsyncStream`` closes it with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon.instrumentations._shared import Response
 from otel_carbon.instrumentations.google_genai import extract

@@ -12,8 +12,9 @@ instrumenting keeps the unwrapped one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon.instrumentations.litellm import extract
 

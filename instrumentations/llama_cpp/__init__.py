@@ -15,8 +15,9 @@ one span: the completion it runs inside is not traced again.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection
 from functools import partial
-from typing import Any, Collection
+from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import SpanKind, Tracer

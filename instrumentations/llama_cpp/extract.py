@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content

@@ -17,7 +17,8 @@ span for the same call; leave it off when this instrumentation is on.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer

@@ -12,7 +12,8 @@ is a method of its own rather than a ``stream=`` flag, embeddings take
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon.instrumentations._shared import Request, Response
 from otel_carbon.instrumentations._shared.fields import get_path

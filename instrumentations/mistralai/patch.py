@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon.instrumentations._shared import Response
 from otel_carbon.instrumentations.mistralai import extract

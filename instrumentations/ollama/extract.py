@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content

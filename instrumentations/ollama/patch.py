@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from functools import partial
 from types import MethodType
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon.instrumentations._shared import Response
 from otel_carbon.instrumentations.ollama import extract

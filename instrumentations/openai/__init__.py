@@ -14,7 +14,8 @@ the instrumentation add ``stream_options={"include_usage": True}`` itself.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer

@@ -8,13 +8,15 @@ rather than an error.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content
-from otel_carbon.instrumentations._shared.fields import count as _int, get_path as _get
-from otel_carbon.instrumentations._shared.request import request_from_call
+from otel_carbon.instrumentations._shared.fields import count as _int
+from otel_carbon.instrumentations._shared.fields import get_path as _get
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
+from otel_carbon.instrumentations._shared.request import request_from_call
 
 
 def request(operation: str, resource: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:

@@ -21,13 +21,14 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
+from wrapt import wrap_function_wrapper
+
 from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations.transformers.package import _instruments
 from otel_carbon.instrumentations.transformers.patch import (
     generate_wrapper,
     pipeline_wrapper,
 )
-from wrapt import wrap_function_wrapper
 
 # (module, class, method, wrapper factory)
 _TARGETS = (

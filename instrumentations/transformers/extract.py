@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_carbon.instrumentations._shared import Request, Response
-
 from otel_carbon import semconv as sc
+from otel_carbon.instrumentations._shared import Request, Response
 
 #: ``gen_ai.provider.name`` of in-process Hugging Face transformers inference.
 PROVIDER = "transformers"

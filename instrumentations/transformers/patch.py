@@ -16,10 +16,10 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Tracer
-from otel_carbon.instrumentations._shared import Invocation, Response
-from otel_carbon.instrumentations.transformers import extract
 
 from otel_carbon._log import log_once
+from otel_carbon.instrumentations._shared import Invocation, Response
+from otel_carbon.instrumentations.transformers import extract
 
 _logger = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ instrumentation covers it (a loopback host marks the call local).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection
 from functools import partial
-from typing import Any, Collection
+from typing import Any
 
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.utils import unwrap

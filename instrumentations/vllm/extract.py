@@ -8,7 +8,8 @@ and the prompt tokens vLLM's prefix cache served (``num_cached_tokens``).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response, capture_content

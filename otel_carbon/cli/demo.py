@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 from collections import defaultdict
-from importlib import import_module
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from importlib import import_module
+from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, PeriodicExportingMetricReader

@@ -25,9 +25,10 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from otel_carbon._log import log_once
 from otel_carbon.intensity.reading import Forecast, IntensityIndex, IntensityReading

@@ -18,8 +18,8 @@ network.  Keys travel only from the settings into request headers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from opentelemetry.metrics import MeterProvider
 

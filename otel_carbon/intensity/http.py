@@ -13,9 +13,10 @@ from __future__ import annotations
 import email.utils
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 

@@ -18,9 +18,10 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon._log import log_once
 from otel_carbon.intensity.cache import IntensityCache

@@ -24,9 +24,9 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
 
 from otel_carbon._log import log_once
 from otel_carbon.intensity.cache import IntensityCache

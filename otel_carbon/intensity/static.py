@@ -10,9 +10,9 @@ flagged as a fallback.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Mapping
 
 from otel_carbon.intensity.reading import IntensityReading
 from otel_carbon.intensity.zones import cloud_regions

@@ -7,10 +7,10 @@ the static table resolves them to the most specific row it holds.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
 
 # Values of the OTel ``cloud.provider`` resource attribute, and common aliases.
 _PROVIDER_ALIASES = {"google": "gcp", "google_cloud": "gcp", "gcp": "gcp", "aws": "aws", "azure": "azure"}

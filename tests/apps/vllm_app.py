@@ -16,9 +16,9 @@ import tempfile
 
 import torch
 import transformers
+from instrumented import host_metered, instrumented
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from instrumented import host_metered, instrumented
 from otel_carbon.instrumentations.vllm import VLLMInstrumentor
 
 VOCAB = 500

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from otel_carbon.intensity.http import FailureKind, ProviderError
 from otel_carbon.intensity.reading import Forecast, IntensityIndex, IntensityReading

@@ -14,8 +14,9 @@ optimalDataPoints: [...]}]`` (``casdk-docs/docs/tutorial-basics/carbon-aware-web
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from otel_carbon.intensity.http import HttpClient
 from otel_carbon.intensity.providers.base import (

@@ -18,8 +18,9 @@ Intensities are gCO2eq/kWh.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from otel_carbon.intensity.http import HttpClient, JsonResponse
 from otel_carbon.intensity.providers.base import (

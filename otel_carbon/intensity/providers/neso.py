@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from otel_carbon.intensity.http import HttpClient
 from otel_carbon.intensity.providers.base import (

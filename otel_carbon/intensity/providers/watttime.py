@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from otel_carbon.intensity.http import FailureKind, HttpClient, JsonResponse, ProviderError
 from otel_carbon.intensity.providers.base import (
