@@ -81,7 +81,7 @@ def test_errors_and_malformed_stream(server, spans):
         client.messages.create(model="fail-500", max_tokens=1, messages=[])
     with pytest.raises(anthropic.APITimeoutError):
         client.messages.create(model="fail-slow", max_tokens=1, messages=[])  # the server sleeps past timeout=1 s
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # the SDK's JSON decode of the broken event
         list(client.messages.create(model="fail-garbage", max_tokens=1, messages=[], stream=True))
     failed, timed_out, garbage = spans.get_finished_spans()
     assert failed.attributes[sc.ERROR_TYPE] == "InternalServerError"
@@ -131,7 +131,7 @@ def test_stream_helper_errors(server, spans):
     with pytest.raises(anthropic.InternalServerError):
         with client.messages.stream(model="fail-500", max_tokens=1, messages=[]):
             pass
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         with client.messages.stream(model="fail-garbage", max_tokens=1, messages=[]) as stream:
             stream.until_done()
     with pytest.raises(KeyError):
