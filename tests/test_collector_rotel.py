@@ -26,8 +26,9 @@ from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import build_intensity
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 
-# Not in the `test` extra: in a fresh CI venv the agent forwarded the GenAI span without enrichment
-# (passes in the dev venv; undiagnosed, tracked in the collector issue's closing note).
+# The agent embeds its own libpython 3.11, which cannot load this host's `_ssl` extension: the processor
+# must not build an HTTP client when no live intensity provider is configured (it once did, and the
+# GenAI span went through unenriched).
 rotel = pytest.importorskip("rotel", reason="the rotel collector is not installed (pip install rotel)")
 AGENT = Path(rotel.__file__).parent / "rotel-agent"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -67,8 +68,11 @@ class JsonResponse:
 class HttpClient:
     """Shared, thread-safe GET-JSON client (``httpx.Client`` is safe across threads).
 
-    ``transport`` is for tests that need an ``httpx`` mock transport; providers
-    are normally tested against real loopback servers instead.
+    The ``httpx.Client`` (and with it the ``ssl`` module) is created on the first
+    request, so a process with no live provider never builds one — a collector
+    processor embedded in another interpreter (rotel) may not even be able to
+    load this host's ``_ssl``.  ``transport`` is for tests that need an ``httpx``
+    mock transport; providers are normally tested against real loopback servers.
     """
 
     def __init__(
@@ -79,16 +83,27 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._max_bytes = max_bytes
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": f"otel-carbon/{__version__}"},
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
-            transport=transport,
-        )
+        self._timeout_s = timeout_s
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self._timeout_s, connect=min(self._timeout_s, 3.0)),
+                    follow_redirects=False,
+                    headers={"Accept": "application/json", "User-Agent": f"otel-carbon/{__version__}"},
+                    limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+                    transport=self._transport,
+                )
+            return self._client
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
 
     def get_json(
         self,
@@ -101,7 +116,7 @@ class HttpClient:
         """GET ``url`` and decode its JSON body; raises :class:`ProviderError` for every failure."""
         where = _where(url)
         try:
-            with self._client.stream("GET", url, params=params, headers=headers, auth=auth) as response:
+            with self._http().stream("GET", url, params=params, headers=headers, auth=auth) as response:
                 body = self._read_capped(response, where)
         except httpx.TimeoutException:
             raise ProviderError(FailureKind.TIMEOUT, f"GET {where}: timed out") from None
