@@ -24,6 +24,7 @@ import atexit
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -139,17 +140,40 @@ def configure(
     intensity = build_intensity(carbon_settings, meter_provider=meter_provider)
     install_energy_meter(carbon_settings, meter_provider)
     _watch_resource_region(intensity, resource)
-    processor = CarbonSpanProcessor(
-        span_processor,
-        context=EnrichmentContext(settings=carbon_settings, intensity=intensity),
-        meter_provider=meter_provider,
-    )
+    processor = carbon_span_processor(span_processor, carbon_settings, meter_provider, intensity)
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(processor)
     if set_global:
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
     return CarbonSetup(tracer_provider, meter_provider, processor, carbon_settings, intensity)
+
+
+def carbon_span_processor(
+    span_processor: SpanProcessor,
+    settings: CarbonSettings,
+    meter_provider: MeterProvider,
+    intensity: IntensityCache | None = None,
+) -> CarbonSpanProcessor:
+    """``CarbonSpanProcessor`` in front of ``span_processor``, with carbon metrics on ``meter_provider``.
+
+    ``intensity`` defaults to the shipped static table (no refreshers, no network).
+    """
+    context = EnrichmentContext(settings=settings, intensity=intensity if intensity is not None else IntensityCache())
+    return CarbonSpanProcessor(span_processor, context=context, meter_provider=meter_provider)
+
+
+def sdk_instrumentors(*names: str) -> list[Any]:
+    """Our instrumentors for the SDKs ``names`` (their ``opentelemetry_instrumentor`` entry-point names,
+    e.g. ``openai``), found as ``opentelemetry-instrument`` finds them; not yet instrumenting.
+
+    Raises ``LookupError`` for a name otel-carbon does not register.
+    """
+    ours = {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.value.startswith("otel_carbon.")}
+    missing = [name for name in names if name not in ours]
+    if missing:
+        raise LookupError(f"otel-carbon has no instrumentation named {', '.join(missing)}")
+    return [ours[name].load()() for name in names]
 
 
 def install_energy_meter(settings: CarbonSettings, meter_provider: Any) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from otel_carbon.cli import build_parser
-from otel_carbon.cli.collector import TOKEN_ENV
+from otel_carbon.collector.command import TOKEN_ENV
 from otel_carbon.config import ENV_PREFIX, CarbonSettings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "collector" / "deploy"

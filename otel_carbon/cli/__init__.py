@@ -1,6 +1,8 @@
-"""The ``otel-carbon`` command (wiring: may import every subpackage). Each subcommand is a module ``otel_carbon.cli.<name>``.
+"""The ``otel-carbon`` command (wiring: may import every subpackage).
 
-A command module provides ``register(subparsers) -> None`` (adds its parser and
+Each subcommand is a module named in :data:`COMMANDS`: ``otel_carbon.cli.<name>``
+for those built on the core, the collector's own ``otel_carbon.collector.command``
+for the gateway (so that only this file reaches into the subpackages).  A command module provides ``register(subparsers) -> None`` (adds its parser and
 sets ``handler``) and its handler returns the exit code.  Bad arguments exit
 with code 2 and a one-line message on stderr.
 """
@@ -8,14 +10,18 @@ with code 2 and a one-line message on stderr.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from importlib import import_module
 
 from otel_carbon import __version__
 
-#: Subcommand modules under ``otel_carbon.cli``, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "estimate", "intensity", "collector")
+#: Subcommand name → its module, in help order.
+COMMANDS: dict[str, str] = {
+    "demo": "otel_carbon.cli.demo",
+    "estimate": "otel_carbon.cli.estimate",
+    "intensity": "otel_carbon.cli.intensity",
+    "collector": "otel_carbon.collector.command",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,15 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"otel-carbon {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name in COMMANDS:
-        import_module(f"otel_carbon.cli.{name}").register(subparsers)
+    for module in COMMANDS.values():
+        import_module(module).register(subparsers)
     return parser
-
-
-def usage_error(command: str, message: str) -> int:
-    """Print ``otel-carbon COMMAND: error: MESSAGE`` (one line) on stderr; return exit code 2."""
-    print(f"otel-carbon {command}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,9 +32,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from otel_carbon import semconv as sc
-from otel_carbon.cli import usage_error
+from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
+from otel_carbon.distro import carbon_span_processor, otlp_metric_exporter, otlp_span_exporter, sdk_instrumentors
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,6 @@ def run_workload(
     export: list[SpanProcessor] = [SimpleSpanProcessor(memory)]
     readers: list[MetricReader] = [InMemoryMetricReader()]
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from otel_carbon.distro import otlp_metric_exporter, otlp_span_exporter
-
         export.append(BatchSpanProcessor(otlp_span_exporter()))
         readers.append(PeriodicExportingMetricReader(otlp_metric_exporter()))
     resource = Resource.create({sc.SERVICE_NAME: "otel-carbon-demo"})
@@ -118,9 +116,7 @@ def run_workload(
     exporters = SynchronousMultiSpanProcessor()
     for processor in export:
         exporters.add_span_processor(processor)
-    tracer_provider.add_span_processor(
-        CarbonSpanProcessor(exporters, context=EnrichmentContext(settings=settings), meter_provider=meter_provider)
-    )
+    tracer_provider.add_span_processor(carbon_span_processor(exporters, settings, meter_provider))
     calls = list(calls)
     if real_sdks and run_sdk_calls(tracer_provider, repeat=max(1, sum(c in SDK_WORKLOAD for c in calls) // len(SDK_WORKLOAD))):
         calls = [c for c in calls if c not in SDK_WORKLOAD]
@@ -144,10 +140,8 @@ def run_sdk_calls(tracer_provider: TracerProvider, repeat: int = 1) -> bool:
     except ImportError:
         return False
     from otel_carbon.demo_server import LLMServer
-    from otel_carbon.instrumentations.anthropic import AnthropicInstrumentor
-    from otel_carbon.instrumentations.openai import OpenAIInstrumentor
 
-    instrumentors = (OpenAIInstrumentor(), AnthropicInstrumentor())
+    instrumentors = sdk_instrumentors("openai", "anthropic")
     with LLMServer() as server:
         port = server.server_address[1]
         oai = openai.OpenAI(api_key="demo-key", http_client=_loopback_client(openai, port), max_retries=0)

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from otel_carbon.cli import usage_error
+from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage

@@ -20,7 +20,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from otel_carbon.cli import usage_error
+from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import build_intensity
 from otel_carbon.intensity.zones import Location, parse_region, region_info

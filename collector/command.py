@@ -1,4 +1,4 @@
-"""``otel-carbon collector``: run the OTLP/gRPC gateway that adds carbon to GenAI spans.
+"""``otel-carbon collector``: run the OTLP/gRPC gateway that adds carbon to GenAI spans (registered by ``otel_carbon.cli``).
 
     otel-carbon collector [run] --listen 0.0.0.0:4317 --upstream otelcol:4317
     otel-carbon collector ottl --model openai/gpt-4o-mini [--model …]   # transform statements for otelcol-contrib
@@ -17,7 +17,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otel_carbon.cli import usage_error
+from otel_carbon._usage import usage_error
 from otel_carbon.config import ENV_PREFIX, CarbonSettings, ConfigError
 
 if TYPE_CHECKING:
