@@ -23,7 +23,7 @@ from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.anthropic import extract
 from otel_carbon.instrumentations.anthropic.package import _instruments
-from otel_carbon.instrumentations.anthropic.patch import STREAM_HELPERS, stream_helper_wrapper
+from otel_carbon.instrumentations.anthropic.patch import stream_helper_wrapper
 
 _MODULE = "anthropic.resources.messages"
 _CLASSES = ("Messages", "AsyncMessages")
@@ -44,8 +44,7 @@ class AnthropicInstrumentor(DeferredInstrumentor):
                 _MODULE, f"{cls}.create",
                 factory(tracer, extract.request, extract.message_response, extract.MessageEvents),
             )
-        for cls, manager_proxy in STREAM_HELPERS:
-            wrap_function_wrapper(_MODULE, f"{cls}.stream", stream_helper_wrapper(tracer, manager_proxy))
+            wrap_function_wrapper(_MODULE, f"{cls}.stream", stream_helper_wrapper(tracer))
 
     def _unpatch(self) -> None:
         module = importlib.import_module(_MODULE)

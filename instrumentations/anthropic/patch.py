@@ -47,8 +47,11 @@ def _proxy_raw_stream(message_stream: Any, invocation: Invocation, proxy: type) 
     message_stream._raw_stream = proxy(raw, invocation, extract.MessageEvents())
 
 
-class _Manager(wrapt.ObjectProxy):  # type: ignore[misc]
-    """``MessageStreamManager`` whose ``__enter__`` makes the request inside a span."""
+class _StreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``MessageStreamManager`` / ``AsyncMessageStreamManager`` whose entry makes the request inside a span.
+
+    Both entries are defined; the SDK manager it wraps supports only its own kind.
+    """
 
     def __init__(self, manager: Any, tracer: Tracer, request: Request) -> None:
         super().__init__(manager)
@@ -56,8 +59,16 @@ class _Manager(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_request = request
         self._self_invocation: Invocation | None = None
 
+    def _self_open(self) -> Invocation:
+        self._self_invocation = Invocation(self._self_tracer, self._self_request)
+        return self._self_invocation
+
+    def _self_fail_on(self, exc: BaseException | None) -> None:
+        if exc is not None and self._self_invocation is not None:
+            self._self_invocation.fail(exc)
+
     def __enter__(self) -> Any:
-        invocation = self._self_invocation = Invocation(self._self_tracer, self._self_request)
+        invocation = self._self_open()
         try:
             with trace.use_span(invocation.span, end_on_exit=False):
                 stream = self.__wrapped__.__enter__()
@@ -68,22 +79,11 @@ class _Manager(wrapt.ObjectProxy):  # type: ignore[misc]
         return stream
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
-        if exc is not None and self._self_invocation is not None:
-            self._self_invocation.fail(exc)
+        self._self_fail_on(exc)
         return self.__wrapped__.__exit__(exc_type, exc, tb)
 
-
-class _AsyncManager(wrapt.ObjectProxy):  # type: ignore[misc]
-    """``AsyncMessageStreamManager`` whose ``__aenter__`` makes the request inside a span."""
-
-    def __init__(self, manager: Any, tracer: Tracer, request: Request) -> None:
-        super().__init__(manager)
-        self._self_tracer = tracer
-        self._self_request = request
-        self._self_invocation: Invocation | None = None
-
     async def __aenter__(self) -> Any:
-        invocation = self._self_invocation = Invocation(self._self_tracer, self._self_request)
+        invocation = self._self_open()
         try:
             with trace.use_span(invocation.span, end_on_exit=False):
                 stream = await self.__wrapped__.__aenter__()
@@ -94,21 +94,16 @@ class _AsyncManager(wrapt.ObjectProxy):  # type: ignore[misc]
         return stream
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
-        if exc is not None and self._self_invocation is not None:
-            self._self_invocation.fail(exc)
+        self._self_fail_on(exc)
         return await self.__wrapped__.__aexit__(exc_type, exc, tb)
 
 
-def stream_helper_wrapper(tracer: Tracer, manager_proxy: type) -> Wrapper:
+def stream_helper_wrapper(tracer: Tracer) -> Wrapper:
     """Wrap ``Messages.stream`` / ``AsyncMessages.stream``: the manager comes back proxied."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         manager = wrapped(*args, **kwargs)
         request = _stream_request(instance, args, kwargs)
-        return manager if request is None else manager_proxy(manager, tracer, request)
+        return manager if request is None else _StreamManager(manager, tracer, request)
 
     return wrapper
-
-
-#: (class name in ``anthropic.resources.messages``, proxy of the manager its ``stream()`` returns)
-STREAM_HELPERS = (("Messages", _Manager), ("AsyncMessages", _AsyncManager))
