@@ -52,6 +52,9 @@ class CarbonSettings:
     lifespan_years: float = 4.0
     #: Span attribute / resource / baggage keys copied onto the carbon metrics.
     dimensions: tuple[str, ...] = ()
+    #: Loopback or private endpoints (``host`` or ``host:port``) that are local inference even when
+    #: the model's name is a hosted model's (see :mod:`otel_carbon.locality`).
+    local_endpoints: tuple[str, ...] = ()
     #: Record ``gen_ai.usage.cost`` (USD) from catalogue prices.
     record_cost: bool = True
     #: Emit the carbon metrics (counters, histogram, gauge).
@@ -147,7 +150,7 @@ class CarbonSettings:
                 continue
             if isinstance(value, str) and key in _COERCED_FROM_STRING:
                 value = _PARSERS[key](key, value)
-            values[key] = tuple(value) if key == "dimensions" else value
+            values[key] = tuple(value) if key in ("dimensions", "local_endpoints") else value
         try:
             return cls(**values)
         except ValueError as exc:
@@ -241,6 +244,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "local_pue": _parse_float,
     "lifespan_years": _parse_float,
     "dimensions": _parse_keys,
+    "local_endpoints": _parse_keys,
     "record_cost": _parse_bool,
     "metrics": _parse_bool,
     "intensity_providers": _parse_keys,
@@ -277,6 +281,7 @@ _COERCED_FROM_STRING = frozenset(
         "functional_unit",
         "provider_zones",
         "dimensions",
+        "local_endpoints",
         "intensity_providers",
         "intensity_zones",
         "watttime_regions",

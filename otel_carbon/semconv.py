@@ -75,7 +75,7 @@ GENAI_MARKER_KEYS: Final = frozenset(PROVIDER_KEYS + MODEL_KEYS + (GEN_AI_OPERAT
 
 # Providers that run in this process or on this machine (local inference):
 # their energy is this site's, at this site's zone and PUE, with no API price.
-LOCAL_PROVIDERS: Final = frozenset({"transformers", "vllm", "llama_cpp", "ollama"})
+LOCAL_PROVIDERS: Final = frozenset({"transformers", "vllm", "llama_cpp", "ollama", "lmstudio"})
 
 # Operations that never burn inference energy on their own.
 NON_INFERENCE_OPERATIONS: Final = frozenset(
@@ -113,6 +113,19 @@ SCI_FUNCTIONAL_UNIT: Final = "sci.functional_unit"  # request | 1k_tokens
 SCI_SCORE: Final = "sci.score"  # g CO2e per functional unit
 SCI_MODEL_MATCH: Final = "sci.model.match"  # exact | pattern | default
 SCI_MODEL_CLASS: Final = "sci.model.class"  # catalogue entry or fallback class
+SCI_PROXIED: Final = "sci.proxied"  # bool: a loopback/private endpoint relaying a hosted model
+
+# Accounting (docs/methodology.md, "What is counted").  Exactly one span per model call
+# carries sci.counted=true; every other GenAI span of that call, and every span whose carbon
+# could not be computed, carries sci.counted=false, a sci.carbon.status, and no sci.carbon.
+SCI_COUNTED: Final = "sci.counted"  # bool
+SCI_CARBON_STATUS: Final = "sci.carbon.status"  # why a span is not counted (values below)
+STATUS_DUPLICATE: Final = "duplicate"  # another span of the same call is counted
+STATUS_NO_USAGE: Final = "no_usage"  # no token counts and no measurement: carbon unknown
+STATUS_INVALID_USAGE: Final = "invalid_usage"  # negative, non-finite, non-numeric or above the ceiling
+# Token counts our instrumentation estimated (a stream that reported no usage).
+SCI_USAGE_ESTIMATED: Final = "sci.usage.estimated"  # bool
+SCI_USAGE_METHOD: Final = "sci.usage.method"  # e.g. "stream_text"
 
 # Written by our instrumentation when a measurement window covered the call
 # (issue: measured device energy).  Enrichment prefers these over estimation.
@@ -150,6 +163,8 @@ SCI_OUTPUT_KEYS: Final = (
     SCI_SCORE,
     SCI_MODEL_MATCH,
     SCI_MODEL_CLASS,
+    SCI_PROXIED,
+    SCI_COUNTED,
     GEN_AI_USAGE_COST,
 )
 
@@ -161,6 +176,7 @@ METRIC_CARBON_PER_REQUEST: Final = "sci.carbon.request"  # histogram, g
 METRIC_INTENSITY: Final = "sci.intensity"  # gauge, gCO2e/kWh per zone
 METRIC_COST: Final = "gen_ai.usage.cost"  # counter, USD (the name OpenLIT uses)
 METRIC_TOKENS: Final = "sci.tokens"  # counter, {token}, by direction
+METRIC_UNCOUNTED: Final = "sci.calls.uncounted"  # counter, {span}, by sci.carbon.status
 METRIC_HW_ENERGY: Final = "hw.energy"  # counter, J (OTel hardware conventions)
 METRIC_HW_POWER: Final = "hw.power"  # gauge, W
 # Health of the live intensity cache (otel_carbon.intensity.health).

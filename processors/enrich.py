@@ -7,7 +7,6 @@ from protobuf is enriched exactly like an in-process ``ReadableSpan``.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,9 +20,19 @@ from otel_carbon.footprint import Footprint, MeasuredEnergy, compute_footprint, 
 from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.reading import IntensityLookup
 from otel_carbon.intensity.zones import zone_for_region
+from otel_carbon.locality import place_call
 
 AttributeValue = Any  # str | bool | int | float | sequences thereof
 
+#: Ceiling on any one token count of one call.  The largest context windows are about
+#: 2 million tokens; a count above this is a producer bug or a hostile payload.
+MAX_TOKENS_PER_CALL = 10_000_000
+#: Ceiling on a measured energy value of one call, J (about 278 kWh).
+MAX_MEASURED_J = 1e9
+
+
+class InvalidUsage(ValueError):
+    """A token count or measurement on the span cannot be used (see :data:`MAX_TOKENS_PER_CALL`)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,31 @@ class EnrichmentContext:
     intensity: IntensityLookup = field(default_factory=IntensityCache)
 
 
+@dataclass(frozen=True)
+class CallCarbon:
+    """Enrichment of one GenAI span: the attributes to add, and the token usage they were computed from.
+
+    ``counted`` spans carry ``sci.carbon`` and ``sci.counted=true``; the others carry
+    ``sci.counted=false`` and a ``sci.carbon.status`` saying why, and ``usage`` is ``None``.
+    """
+
+    attributes: dict[str, AttributeValue]
+    usage: TokenUsage | None
+
+    @property
+    def counted(self) -> bool:
+        return self.usage is not None
+
+    @property
+    def status(self) -> str | None:
+        return self.attributes.get(sc.SCI_CARBON_STATUS)
+
+
+def uncounted(status: str) -> CallCarbon:
+    """The enrichment of a span that is not counted, and why (a ``sc.STATUS_*`` value)."""
+    return CallCarbon({sc.SCI_COUNTED: False, sc.SCI_CARBON_STATUS: status}, None)
+
+
 def is_genai(attributes: Mapping[str, Any]) -> bool:
     """True for a span that describes a GenAI model call (ours or any peer instrumentation's)."""
     if sc.GENAI_MARKER_KEYS.isdisjoint(attributes):
@@ -43,78 +77,93 @@ def is_genai(attributes: Mapping[str, Any]) -> bool:
 
 
 def needs_enrichment(attributes: Mapping[str, Any]) -> bool:
-    """A GenAI span without carbon yet (a span that already carries ``sci.carbon`` is left as it is)."""
-    return is_genai(attributes) and sc.SCI_CARBON not in attributes
+    """A GenAI span not yet accounted for (one carrying ``sci.carbon`` or ``sci.counted`` is left as it is)."""
+    return is_genai(attributes) and sc.SCI_CARBON not in attributes and sc.SCI_COUNTED not in attributes
 
 
 def token_usage(attributes: Mapping[str, Any]) -> TokenUsage:
-    """Token counts from old or new GenAI names; garbage values count as 0.
+    """Token counts from old or new GenAI names; absent counts are 0.
 
-    The conventions count cached and cache-write tokens inside ``input``.  A
-    producer that copied Anthropic's raw ``input_tokens`` (which excludes
-    them) reports fewer input than cache tokens; those are added back.
+    Raises :class:`InvalidUsage` for a count that is negative, non-finite,
+    non-numeric or above :data:`MAX_TOKENS_PER_CALL`.  The conventions count
+    cached and cache-write tokens inside ``input``.  A producer that copied
+    Anthropic's raw ``input_tokens`` (which excludes them) reports fewer input
+    than cache tokens; those are added back.
     """
-    input_tokens = _int(sc.first_present(attributes, sc.INPUT_TOKEN_KEYS))
-    cached = _int(sc.first_present(attributes, sc.CACHE_READ_KEYS))
-    cache_write = _int(sc.first_present(attributes, sc.CACHE_WRITE_KEYS))
+    input_tokens = _count(sc.first_present(attributes, sc.INPUT_TOKEN_KEYS))
+    cached = _count(sc.first_present(attributes, sc.CACHE_READ_KEYS))
+    cache_write = _count(sc.first_present(attributes, sc.CACHE_WRITE_KEYS))
     if cached + cache_write > input_tokens:
         input_tokens += cached + cache_write
     return TokenUsage(
         input=input_tokens,
-        output=_int(sc.first_present(attributes, sc.OUTPUT_TOKEN_KEYS)),
+        output=_count(sc.first_present(attributes, sc.OUTPUT_TOKEN_KEYS)),
         cached_input=cached,
         cache_write=cache_write,
-        reasoning=_int(sc.first_present(attributes, sc.REASONING_KEYS)),
+        reasoning=_count(sc.first_present(attributes, sc.REASONING_KEYS)),
     )
 
 
 def measured_energy(attributes: Mapping[str, Any]) -> MeasuredEnergy | None:
-    """The measurement window our instrumentation recorded on the span, if any."""
-    accelerator = _float(attributes.get(sc.SCI_MEASURED_ACCELERATOR))
-    host = _float(attributes.get(sc.SCI_MEASURED_HOST))
+    """The measurement window our instrumentation recorded on the span, if any.
+
+    Raises :class:`InvalidUsage` for a value that is negative, non-finite,
+    non-numeric or above :data:`MAX_MEASURED_J`.
+    """
+    accelerator = _joules(attributes.get(sc.SCI_MEASURED_ACCELERATOR))
+    host = _joules(attributes.get(sc.SCI_MEASURED_HOST))
     if accelerator is None and host is None:
         return None
     devices = attributes.get(sc.SCI_MEASURED_DEVICES)
     return MeasuredEnergy(
         accelerator_j=accelerator or 0.0,
         host_j=host,
-        duration_s=_float(attributes.get(sc.SCI_MEASURED_DURATION)) or 0.0,
+        duration_s=_joules(attributes.get(sc.SCI_MEASURED_DURATION)) or 0.0,
         devices=max(len(devices), 1) if isinstance(devices, (list, tuple)) else 1,
     )
 
 
-def carbon_attributes(
-    attributes: Mapping[str, Any],
-    resource: Mapping[str, Any],
-    context: EnrichmentContext,
-) -> dict[str, AttributeValue]:
-    """The ``sci.*`` (and ``gen_ai.usage.cost``) attributes for one span.
+def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: EnrichmentContext) -> CallCarbon:
+    """Carbon of the call described by one GenAI span's ``attributes``.
 
-    Empty for a span that is not a GenAI call or already carries carbon.
     Pure: reads its arguments, and the intensity cache, which never blocks.
+    Callers check :func:`needs_enrichment` first.  The result is counted unless the
+    span's usage is invalid or absent (``no_usage``: no tokens and no
+    measurement, so the carbon is unknown — never reported as 0).
     """
-    if not needs_enrichment(attributes):
-        return {}
     provider = sc.first_present(attributes, sc.PROVIDER_KEYS)
     provider = str(provider) if provider is not None else None
     model = sc.first_present(attributes, sc.MODEL_KEYS)
-    measured = measured_energy(attributes)
-    local = (
-        measured is not None
-        or is_local_host(attributes.get(sc.SERVER_ADDRESS))
-        or (provider in sc.LOCAL_PROVIDERS and sc.SERVER_ADDRESS not in attributes)
+    model = str(model) if model is not None else None
+    try:
+        usage = token_usage(attributes)
+        measured = measured_energy(attributes)
+    except InvalidUsage:
+        return uncounted(sc.STATUS_INVALID_USAGE)
+    placement = place_call(
+        provider,
+        model,
+        attributes.get(sc.SERVER_ADDRESS),
+        attributes.get(sc.SERVER_PORT),
+        catalogue=context.catalogue,
+        local_endpoints=context.settings.local_endpoints,
     )
+    if placement.proxied:
+        measured = None  # the window saw a relay on this machine, not the model's work
+    local = placement.local or measured is not None
+    if measured is None and usage.input == 0 and usage.output == 0:
+        return uncounted(sc.STATUS_NO_USAGE)
     zone = resolve_zone(
         context.settings,
         context.catalogue,
-        provider,
+        placement.provider,
         local=local,
         resource_zone=_resource_zone(resource),
     )
     footprint = compute_footprint(
-        provider=provider,
-        model=str(model) if model is not None else None,
-        usage=token_usage(attributes),
+        provider=placement.provider,
+        model=model,
+        usage=usage,
         zone=zone,
         settings=context.settings,
         catalogue=context.catalogue,
@@ -123,9 +172,28 @@ def carbon_attributes(
         local=local,
     )
     out = footprint_attributes(footprint)
+    if not all(_finite(v) for v in out.values()):
+        return uncounted(sc.STATUS_INVALID_USAGE)
+    if placement.proxied:
+        out[sc.SCI_PROXIED] = True
     if sc.GEN_AI_USAGE_COST in attributes:  # the instrumentation's own cost figure wins
         out.pop(sc.GEN_AI_USAGE_COST, None)
-    return out
+    out[sc.SCI_COUNTED] = True
+    return CallCarbon(out, usage)
+
+
+def carbon_attributes(
+    attributes: Mapping[str, Any],
+    resource: Mapping[str, Any],
+    context: EnrichmentContext,
+) -> dict[str, AttributeValue]:
+    """The ``sci.*`` (and ``gen_ai.usage.cost``) attributes for one span, counted or not.
+
+    Empty for a span that is not a GenAI call or is already accounted for.
+    """
+    if not needs_enrichment(attributes):
+        return {}
+    return enrich(attributes, resource, context).attributes
 
 
 def footprint_attributes(footprint: Footprint) -> dict[str, AttributeValue]:
@@ -165,19 +233,6 @@ def footprint_attributes(footprint: Footprint) -> dict[str, AttributeValue]:
     return out
 
 
-def is_local_host(host: Any) -> bool:
-    """True for ``localhost`` and loopback addresses: the model ran on this machine."""
-    if not isinstance(host, str) or not host:
-        return False
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def _resource_zone(resource: Mapping[str, Any]) -> str | None:
     provider = resource.get(sc.CLOUD_PROVIDER)
     region = resource.get(sc.CLOUD_REGION)
@@ -186,22 +241,31 @@ def _resource_zone(resource: Mapping[str, Any]) -> str | None:
     return zone_for_region(str(provider), str(region))
 
 
-def _int(value: Any) -> int:
-    """A non-negative token count; anything else (text, bool, NaN, ±inf, negative) counts as 0."""
-    if value is None or isinstance(value, bool):
+def _count(value: Any) -> int:
+    """A token count: absent is 0; anything unusable raises :class:`InvalidUsage`."""
+    if value is None:
         return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidUsage(type(value).__name__)
     try:
-        return max(int(value), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
+        number = float(value) if not isinstance(value, int) else value
+    except ValueError:
+        raise InvalidUsage("not a number") from None
+    if not (0 <= number <= MAX_TOKENS_PER_CALL):  # also false for NaN
+        raise InvalidUsage("out of range")
+    return int(round(number))
 
 
-def _float(value: Any) -> float | None:
-    """A finite, non-negative number, or ``None``."""
-    if value is None or isinstance(value, bool):
+def _joules(value: Any) -> float | None:
+    """A measured value: absent is ``None``; anything unusable raises :class:`InvalidUsage`."""
+    if value is None:
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidUsage(type(value).__name__)
+    if not (0.0 <= value <= MAX_MEASURED_J):  # also false for NaN
+        raise InvalidUsage("out of range")
+    return float(value)
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or (math.isfinite(value) and value >= 0.0)

@@ -6,7 +6,12 @@ Instruments (names in :mod:`otel_carbon.semconv`):
 * ``sci.carbon.request`` histogram, g CO2e per request (log-spaced buckets);
 * ``sci.intensity`` gauge, gCO2e/kWh, per zone;
 * ``sci.tokens`` counter, tokens by ``gen_ai.token.type`` (for g per 1k tokens);
-* ``gen_ai.usage.cost`` counter, USD.
+* ``gen_ai.usage.cost`` counter, USD;
+* ``sci.calls.uncounted`` counter, spans not counted, by ``sci.carbon.status``
+  (``duplicate``, ``no_usage``, ``invalid_usage``).
+
+One :class:`CarbonMetrics` per meter provider (:func:`metrics_for`), so that
+several processors and the instrumentations' accountant share one set of totals.
 
 Dimensions: provider, model, zone, method, plus configured keys taken from the
 span's attributes, then the resource, then baggage captured at span start.
@@ -23,10 +28,11 @@ at ``max_series``; further ones are summed under ``otel.metric.overflow=true``
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation, get_meter
+from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation, get_meter, get_meter_provider
 
 from otel_carbon import semconv as sc
 from otel_carbon.estimate.inference import TokenUsage
@@ -69,6 +75,9 @@ class CarbonMetrics:
         meter.create_observable_gauge(
             sc.METRIC_INTENSITY, [self._observe_intensity], unit="g/kWh", description="Grid carbon intensity per zone"
         )
+        self._uncounted = meter.create_counter(
+            sc.METRIC_UNCOUNTED, unit="{span}", description="GenAI spans not counted, by sci.carbon.status"
+        )
         self._per_request = meter.create_histogram(
             sc.METRIC_CARBON_PER_REQUEST,
             unit="g",
@@ -95,6 +104,10 @@ class CarbonMetrics:
                 totals[_COST] += cost
             self._intensity[(carbon[sc.SCI_INTENSITY_ZONE], carbon[sc.SCI_INTENSITY_SOURCE])] = carbon[sc.SCI_INTENSITY]
 
+    def record_uncounted(self, status: str) -> None:
+        """Count one GenAI span that is not counted (a duplicate, or carbon that could not be computed)."""
+        self._uncounted.add(1, {sc.SCI_CARBON_STATUS: status})
+
     def _snapshot(self) -> list[tuple[tuple[tuple[str, Any], ...], list[float]]]:
         with self._lock:
             return [(key, list(values)) for key, values in self._totals.items()]
@@ -118,6 +131,20 @@ class CarbonMetrics:
         return [
             Observation(value, {sc.DIM_ZONE: zone, sc.SCI_INTENSITY_SOURCE: source}) for (zone, source), value in latest
         ]
+
+
+_by_provider: weakref.WeakKeyDictionary[Any, CarbonMetrics] = weakref.WeakKeyDictionary()
+_by_provider_lock = threading.Lock()
+
+
+def metrics_for(meter_provider: MeterProvider | None = None) -> CarbonMetrics:
+    """The carbon instruments of ``meter_provider`` (default: the global one), created on first use."""
+    provider = meter_provider if meter_provider is not None else get_meter_provider()
+    with _by_provider_lock:
+        metrics = _by_provider.get(provider)
+        if metrics is None:
+            metrics = _by_provider[provider] = CarbonMetrics(provider)
+        return metrics
 
 
 def metric_dimensions(

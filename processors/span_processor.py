@@ -27,22 +27,24 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.util.types import Attributes
 
+from otel_carbon import accounting
+from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import IntensityCache, build_intensity
-from otel_carbon.processors.enrich import (
-    EnrichmentContext,
-    carbon_attributes,
-    needs_enrichment,
-    token_usage,
-)
-from otel_carbon.processors.metrics import CarbonMetrics, metric_dimensions
+from otel_carbon.processors.accountant import CarbonAccountant
+from otel_carbon.processors.enrich import CallCarbon, EnrichmentContext, enrich, is_genai, needs_enrichment, uncounted
+from otel_carbon.processors.nesting import CallNests
 
 _logger = logging.getLogger(__name__)
 
 # Spans whose baggage is held between on_start and on_end; beyond this, the
 # oldest is forgotten (a span that never ends must not leak memory).
 _MAX_PENDING_BAGGAGE = 10_000
+# GenAI spans remembered for the one-call-one-figure rule (in-process: the live ones and recent ones).
+_NEST_MEMORY = 10_000
+# Instrumentation scopes of our own instrumentations: their spans are counted at the end of the call.
+_OUR_SCOPE_PREFIX = "otel_carbon.instrumentations."
 
 
 class CarbonSpanProcessor(SpanProcessor):
@@ -53,8 +55,15 @@ class CarbonSpanProcessor(SpanProcessor):
     (live providers when configured, else the static table) and closes it on
     ``shutdown``; a ``context`` lets a caller share one catalogue and cache
     between processors (the caller then owns the cache).
-    Carbon metrics go to ``meter_provider`` (default: the global one) unless
-    ``settings.metrics`` is false.
+
+    Counting: calls traced by our instrumentations are counted by the
+    ``accountant`` at the end of the call, sampled or not; their spans arrive
+    here already carrying ``sci.*`` and pass through.  Spans of other GenAI
+    instrumentations are counted here, one per call (:mod:`.nesting`).  Without
+    an ``accountant`` the processor makes one — carbon metrics on
+    ``meter_provider`` (default: the global one) unless ``settings.metrics`` is
+    false — and installs it as the process's (``otel_carbon.accounting``) until
+    ``shutdown``.
     """
 
     def __init__(
@@ -64,16 +73,24 @@ class CarbonSpanProcessor(SpanProcessor):
         settings: CarbonSettings | None = None,
         context: EnrichmentContext | None = None,
         meter_provider: MeterProvider | None = None,
+        accountant: CarbonAccountant | None = None,
     ) -> None:
         self._owned_intensity: IntensityCache | None = None
+        if context is None:
+            context = accountant.context if accountant is not None else None
         if context is None:
             settings = settings or CarbonSettings.from_env()
             self._owned_intensity = build_intensity(settings, meter_provider=meter_provider)
             context = EnrichmentContext(settings=settings, intensity=self._owned_intensity)
+        self._installed: CarbonAccountant | None = None
+        if accountant is None:
+            accountant = self._installed = CarbonAccountant(context, meter_provider=meter_provider)
+            accounting.install(accountant)
         self._inner = span_processor
         self._context = context
+        self._accountant = accountant
         self._dimension_keys = context.settings.dimensions
-        self._metrics = CarbonMetrics(meter_provider) if context.settings.metrics else None
+        self._nests = CallNests(_NEST_MEMORY)
         self._baggage: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -82,8 +99,17 @@ class CarbonSpanProcessor(SpanProcessor):
         """The wrapped export processor."""
         return self._inner
 
+    @property
+    def accountant(self) -> CarbonAccountant:
+        """Where this processor's calls are counted."""
+        return self._accountant
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self._dimension_keys and self._metrics is not None:
+        attributes = span.attributes
+        if attributes and not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and is_genai(attributes):
+            scope = span.instrumentation_scope
+            self._note(span, counted=scope is not None and scope.name.startswith(_OUR_SCOPE_PREFIX))
+        if self._dimension_keys:  # peers may set their GenAI attributes only after the start
             self._capture_baggage(span, parent_context)
         self._inner.on_start(span, parent_context=parent_context)
 
@@ -94,32 +120,49 @@ class CarbonSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes or {}
-        baggage = self._pop_baggage(span) if self._baggage else None
-        if needs_enrichment(attributes):
-            span = self._enriched(span, attributes, baggage)
+        if not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and needs_enrichment(attributes):
+            span = self._enriched(span, attributes)
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
         self._inner.shutdown()
+        if self._installed is not None:
+            accounting.uninstall(self._installed)
         if self._owned_intensity is not None:
             self._owned_intensity.close()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
 
-    def _enriched(
-        self, span: ReadableSpan, attributes: Mapping[str, Any], baggage: Mapping[str, Any] | None
-    ) -> ReadableSpan:
+    def _note(self, span: ReadableSpan, *, counted: bool) -> None:
+        context = span.context
+        if context is None:
+            return
+        parent = span.parent
+        parent_id = parent.span_id if parent is not None and parent.trace_id == context.trace_id else None
+        self._nests.note(context.trace_id, context.span_id, parent_id, counted=counted)
+
+    def _enriched(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
+        """The span with its carbon, counted once per call; the span as it was if anything fails."""
         try:
             attributes = dict(attributes)  # one copy: plain-dict reads are several times cheaper
+            baggage = self._pop_baggage(span) if self._baggage else None
             resource = span.resource.attributes if span.resource else {}
-            carbon = carbon_attributes(attributes, resource, self._context)
-            if not carbon:
-                return span
-            if self._metrics is not None:
-                dims = metric_dimensions(attributes, carbon, resource, self._dimension_keys, baggage)
-                self._metrics.record(carbon, token_usage(attributes), dims)
-            return copy_with_attributes(span, carbon)
+            if self._accountant.resource is None:
+                self._accountant.resource = dict(resource)
+            context = span.context
+            trace_id, span_id = (context.trace_id, context.span_id) if context is not None else (0, 0)
+            self._note(span, counted=False)  # a span whose GenAI attributes came after its start
+            result: CallCarbon
+            if span_id and self._nests.is_duplicate(trace_id, span_id):
+                result = uncounted(sc.STATUS_DUPLICATE)
+                self._accountant.record_duplicate()
+            else:
+                result = enrich(attributes, resource, self._context)
+                if result.counted:
+                    self._nests.mark_counted(trace_id, span_id)
+                self._accountant.record(result, attributes, resource, trace_id, span_id, span.end_time, baggage)
+            return copy_with_attributes(span, result.attributes)
         except Exception:  # never raise into the app: export the span as it was
             log_once(_logger, "enrich", "otel-carbon could not enrich a span; exporting it unchanged", exc_info=True)
             return span

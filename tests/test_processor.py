@@ -97,6 +97,14 @@ class Pipeline:
                     found[metric.name] = metric
         return found
 
+    def metric_points(self, name):
+        """``(attributes, value)`` per data point of metric ``name`` (a histogram's value is its count)."""
+        metric = self.metrics().get(name)
+        if metric is None:
+            return []
+        return [(dict(p.attributes), getattr(p, "count", None) if hasattr(p, "bucket_counts") else p.value)
+                for p in metric.data.data_points]
+
 
 @pytest.mark.parametrize("shape", list(PEER_SHAPES))
 def test_each_peer_shape_gets_the_same_carbon(shape):
@@ -253,12 +261,28 @@ def test_enrichment_failure_exports_the_span_unchanged_and_logs_once(caplog):
     assert len([r for r in caplog.records if "could not enrich" in r.message]) <= 1
 
 
-def test_garbage_token_values_count_as_zero():
-    shape = dict(PEER_SHAPES["OpenLIT"], **{"gen_ai.usage.input_tokens": "lots", "gen_ai.usage.output_tokens": -5})
-    del shape["gen_ai.usage.cache_read.input_tokens"]
+@pytest.mark.parametrize(
+    "tokens",
+    [{"gen_ai.usage.input_tokens": "lots"}, {"gen_ai.usage.output_tokens": -5},
+     {"gen_ai.usage.output_tokens": float("nan")}, {"gen_ai.usage.input_tokens": 1e308},
+     {"gen_ai.usage.input_tokens": -(2**63), "gen_ai.usage.output_tokens": 2**63 - 1},
+     {"gen_ai.usage.output_tokens": True}],
+)
+def test_unusable_token_counts_are_flagged_not_counted(tokens):
+    pipeline = Pipeline()
+    attrs = pipeline.emit(dict(PEER_SHAPES["OpenLIT"], **tokens)).attributes
+    assert sc.SCI_CARBON not in attrs and sc.GEN_AI_USAGE_COST not in attrs
+    assert attrs[sc.SCI_COUNTED] is False
+    assert attrs[sc.SCI_CARBON_STATUS] == sc.STATUS_INVALID_USAGE
+    assert pipeline.metric_points(sc.METRIC_UNCOUNTED) == [({sc.SCI_CARBON_STATUS: "invalid_usage"}, 1)]
+    assert pipeline.metric_points(sc.METRIC_CARBON_PER_REQUEST) == []
+
+
+def test_a_span_without_usage_is_flagged_never_zero():
+    shape = {k: v for k, v in PEER_SHAPES["OpenLIT"].items() if "usage" not in k}
     attrs = Pipeline().emit(shape).attributes
-    assert attrs[sc.SCI_ENERGY] == 0.0
-    assert attrs[sc.SCI_CARBON] == 0.0
+    assert sc.SCI_CARBON not in attrs
+    assert attrs[sc.SCI_CARBON_STATUS] == sc.STATUS_NO_USAGE and attrs[sc.SCI_COUNTED] is False
 
 
 def test_raw_anthropic_input_that_excludes_cache_tokens_is_made_whole():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import baggage
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from otel_carbon import accounting
 from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.energy import Window, default_meter
@@ -90,16 +93,20 @@ class Invocation:
     """The span of one call: opened now, ended by :meth:`finish` or :meth:`fail`, exactly once.
 
     Local calls (a loopback server, in-process inference) open an energy
-    window from the process meter; its measurement goes on the span so the
-    carbon processor reports measured energy.  Nothing here raises into the
-    caller: a failure to record is logged once and the call proceeds.
+    window from the process meter; its measurement goes on the span.  At the
+    end of the call, before the span ends, the call is counted by the process's
+    accountant (:mod:`otel_carbon.accounting`) — whether or not the span is
+    sampled — and the carbon it returns is written on the span.  Nothing here
+    raises into the caller: a failure to record is logged once and the call proceeds.
     """
 
     def __init__(self, tracer: Tracer, request: Request, *, kind: SpanKind = SpanKind.CLIENT) -> None:
         self.request = request
         self._ended = False
         self._lock = threading.Lock()
-        self.span: Span = tracer.start_span(request.span_name, kind=kind, attributes=request.span_attributes())
+        self._attributes = request.span_attributes()
+        self.span: Span = tracer.start_span(request.span_name, kind=kind, attributes=self._attributes)
+        self._baggage = _wanted_baggage(accounting.current())
         self._window: Window | None = default_meter().start() if request.local else None
 
     @property
@@ -119,8 +126,11 @@ class Invocation:
             return
         try:
             if response is not None:
-                self.span.set_attributes(response.span_attributes())
+                attributes = response.span_attributes()
+                self.span.set_attributes(attributes)
+                self._attributes.update(attributes)
             self._record_energy(response)
+            self._account()
         except Exception:  # never break the caller
             log_once(_logger, "finish", "otel-carbon could not record a GenAI response", exc_info=True)
         finally:
@@ -133,7 +143,9 @@ class Invocation:
         try:
             self.span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
             self.span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+            self._attributes[sc.ERROR_TYPE] = type(error).__qualname__
             self._record_energy(None)
+            self._account()
         except Exception:
             log_once(_logger, "fail", "otel-carbon could not record a GenAI error", exc_info=True)
         finally:
@@ -147,7 +159,33 @@ class Invocation:
             tokens = (response.input_tokens or 0) + response.output_tokens
         measurement = self._window.stop(tokens=tokens)
         if measurement is not None:
-            self.span.set_attributes(measurement.span_attributes())
+            attributes = measurement.span_attributes()
+            self.span.set_attributes(attributes)
+            self._attributes.update(attributes)
+
+    def _account(self) -> None:
+        """Count the call (sampled or not) and put its carbon on the span."""
+        accountant = accounting.current()
+        if accountant is None:
+            return
+        context = self.span.get_span_context()
+        carbon = accountant.account_call(
+            self._attributes,
+            trace_id=context.trace_id,
+            span_id=context.span_id,
+            end_time_ns=time.time_ns(),
+            baggage=self._baggage,
+        )
+        if carbon and self.span.is_recording():
+            self.span.set_attributes(carbon)
+
+
+def _wanted_baggage(accountant: accounting.Accountant | None) -> Mapping[str, Any] | None:
+    """The baggage entries the accountant uses as metric dimensions, captured where the call starts."""
+    if accountant is None or not accountant.dimension_keys:
+        return None
+    entries = baggage.get_all()
+    return {key: entries[key] for key in accountant.dimension_keys if key in entries} or None
 
 
 def finish_reasons(values: Sequence[Any]) -> list[str]:

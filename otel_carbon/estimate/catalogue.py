@@ -63,6 +63,8 @@ class ModelSpec:
     params_active_b: Range
     prices: Prices | None
     source: str
+    #: Weights published (servable on one's own hardware); closed models are only ever hosted.
+    open_weights: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def _spec(entry: Mapping[str, Any], name: str) -> ModelSpec:
         params_active_b=_range(entry.get("params_active_b", entry["params_total_b"])),
         prices=_prices(entry.get("price_usd_per_mtok")),
         source=entry.get("source", ""),
+        open_weights=bool(entry.get("open_weights", True)),
     )
 
 

@@ -1,0 +1,100 @@
+"""One call, one figure: which GenAI span of a call is counted when several instrumentations wrap it.
+
+Several instrumentations can trace one model call — ours, the SDK's own tracing
+(anthropic ≥ 2.15), the official genai packages, OpenLLMetry, LiteLLM — and each
+opens a GenAI span *nested* in the others (same trace, parent and child).  The
+rule, the same in the span processor and in the gateway (SDK-free, on ids):
+
+1. a span already counted by our instrumentation (``sci.counted=true``, written
+   at the end of the call) stays counted;
+2. a GenAI span with a GenAI child is not counted (the child is closer to the wire:
+   the same call, or a retry / fan-out made by the outer layer, each counted);
+3. a GenAI span below a span of rule 1 is not counted.
+
+So a nest counts once: our span if it has one, else its innermost span.  The
+spans not counted get ``sci.counted=false`` and ``sci.carbon.status=duplicate``.
+
+The memory is bounded (``capacity`` span ids, oldest forgotten first).  In-process
+every span of a nest is noted when it starts, before any of them ends, so the rule
+holds whatever order they end in.  The gateway notes spans as batches arrive:
+see :meth:`CallNests.note` for what that guarantees.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+SpanKey = tuple[int, int]  # (trace id, span id)
+
+#: Spans remembered by default (in-process the live spans; at the gateway, recent ones).
+DEFAULT_CAPACITY = 100_000
+
+
+class CallNests:
+    """The GenAI spans seen recently: their GenAI parents, which have a GenAI child, which are counted.
+
+    Thread-safe.  :meth:`note` every GenAI span (in-process at its start, at the
+    gateway for a whole batch) before asking :meth:`is_duplicate` about any.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._parent_of: OrderedDict[SpanKey, SpanKey | None] = OrderedDict()
+        self._has_genai_child: OrderedDict[SpanKey, None] = OrderedDict()
+        self._counted: set[SpanKey] = set()
+        self._lock = threading.Lock()
+
+    def note(self, trace_id: int, span_id: int, parent_id: int | None, *, counted: bool = False) -> None:
+        """Record a GenAI span; ``counted`` when it carries ``sci.counted=true`` from our instrumentation.
+
+        At the gateway the spans of one call may arrive in different batches.
+        When the inner span arrives in the same batch as the outer one or earlier
+        (the usual order: the inner span ends first), the outer one is recognised as a
+        duplicate exactly as in-process.  When an outer span arrives in an earlier
+        batch, it was counted on arrival and the inner one is then the duplicate:
+        still one count for the call.
+        """
+        key = (trace_id, span_id)
+        parent = (trace_id, parent_id) if parent_id else None
+        with self._lock:
+            self._parent_of[key] = parent
+            self._parent_of.move_to_end(key)
+            if counted:
+                self._counted.add(key)
+            if parent is not None:
+                self._has_genai_child[parent] = None
+                self._has_genai_child.move_to_end(parent)
+            self._trim()
+
+    def mark_counted(self, trace_id: int, span_id: int) -> None:
+        """Record that this span was counted (its later-arriving inner spans are then duplicates)."""
+        with self._lock:
+            self._counted.add((trace_id, span_id))
+
+    def is_duplicate(self, trace_id: int, span_id: int) -> bool:
+        """Whether the span duplicates a counted span of its call (rules 2 and 3 of the module docstring)."""
+        key: SpanKey | None = (trace_id, span_id)
+        with self._lock:
+            if key in self._counted:
+                return False
+            if key in self._has_genai_child:
+                return True
+            for _ in range(_MAX_DEPTH):
+                key = self._parent_of.get(key) if key is not None else None
+                if key is None:
+                    return False
+                if key in self._counted:
+                    return True
+            return False
+
+    def _trim(self) -> None:
+        while len(self._parent_of) > self._capacity:
+            key, _ = self._parent_of.popitem(last=False)
+            self._counted.discard(key)
+        while len(self._has_genai_child) > self._capacity:
+            self._has_genai_child.popitem(last=False)
+
+
+#: GenAI nests deeper than this are not walked further (a guard against cyclic ids from a bad sender).
+_MAX_DEPTH = 16
