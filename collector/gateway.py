@@ -34,9 +34,11 @@ from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.forwarder import Forwarder
 from otel_carbon.collector.http_receiver import OTLPHttpServer, RejectionCounts, UpstreamRejected, UpstreamUnavailable
 from otel_carbon.collector.metrics import GatewayMetrics
-from otel_carbon.collector.otlp import OnEnriched, enrich_request
+from otel_carbon.collector.otlp import enrich_request
 from otel_carbon.collector.security import BearerTokenInterceptor, ReceiverSecurity
+from otel_carbon.processors.accountant import CarbonAccountant
 from otel_carbon.processors.enrich import EnrichmentContext
+from otel_carbon.processors.nesting import CallNests
 
 _logger = logging.getLogger(__name__)
 #: Largest request accepted, bytes (the OpenTelemetry Collector's gRPC default is 4 MiB).
@@ -55,19 +57,21 @@ def _export(forwarder: Forwarder, signal: str, request: Any, context: grpc.Servi
 
 
 class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
-    """Enrich, then forward."""
+    """Enrich, then forward.  ``accountant`` counts the calls (the gateway's metrics); the memory of
+    recent GenAI spans keeps one count per call across requests (:mod:`otel_carbon.processors.nesting`)."""
 
-    def __init__(self, forwarder: Forwarder, context: EnrichmentContext, on_enriched: OnEnriched | None) -> None:
+    def __init__(self, forwarder: Forwarder, context: EnrichmentContext, accountant: CarbonAccountant | None) -> None:
         self._forwarder = forwarder
         self._context = context
-        self._on_enriched = on_enriched
+        self._accountant = accountant
+        self._nests = CallNests()
         self._lock = threading.Lock()
-        self.enriched = 0  #: GenAI spans enriched so far
+        self.enriched = 0  #: GenAI spans counted so far
 
     def enrich(self, request: Any) -> None:
         """Enrich ``request`` in place; on failure leave it as it came (logged once)."""
         try:
-            count = enrich_request(request, self._context, self._on_enriched)
+            count = enrich_request(request, self._context, self._accountant, self._nests)
             with self._lock:
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
@@ -128,13 +132,12 @@ class Gateway:
         self.metrics = None
         if metrics_listen or export_metrics_s:
             self.metrics = GatewayMetrics(
-                context.settings.dimensions,
                 prometheus_listen=metrics_listen,
                 otlp_endpoint=upstream if export_metrics_s else None,
                 export_interval_s=export_metrics_s or 60.0,
             )
-        on_enriched = self.metrics.record if self.metrics else None
-        self.traces = TraceRelay(self.forwarder, context, on_enriched)
+        accountant = CarbonAccountant(context, meter_provider=self.metrics.meter_provider) if self.metrics else None
+        self.traces = TraceRelay(self.forwarder, context, accountant)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]
         self._server = grpc.server(

@@ -1,29 +1,24 @@
 """The gateway's carbon metrics: on a Prometheus scrape endpoint and/or exported upstream over OTLP.
 
-One ``MeterProvider`` per gateway with the carbon instruments of
-:class:`otel_carbon.processors.metrics.CarbonMetrics` (the same instruments,
-names and dimensions as the in-process processor), fed once per enriched span.
+One ``MeterProvider`` per gateway; the gateway's :class:`~otel_carbon.processors.accountant.CarbonAccountant`
+records into it the same instruments, names and dimensions as the in-process processor, once per counted call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 
-from otel_carbon.processors.enrich import token_usage
-from otel_carbon.processors.metrics import CarbonMetrics, metric_dimensions
 
 
 class GatewayMetrics:
-    """``record`` one enriched span; ``port`` is the scrape port (``None`` without Prometheus)."""
+    """The gateway's ``meter_provider``; ``port`` is the scrape port (``None`` without Prometheus)."""
 
     def __init__(
         self,
-        dimensions: tuple[str, ...] = (),
         *,
         prometheus_listen: tuple[str, int] | None = None,
         otlp_endpoint: str | None = None,
@@ -42,12 +37,6 @@ class GatewayMetrics:
             exporter = OTLPMetricExporter(endpoint=otlp_endpoint, insecure=True)
             readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=export_interval_s * 1000))
         self.meter_provider = MeterProvider(metric_readers=readers)
-        self._metrics = CarbonMetrics(self.meter_provider)
-        self._dimensions = dimensions
-
-    def record(self, attributes: Mapping[str, Any], carbon: Mapping[str, Any], resource: Mapping[str, Any]) -> None:
-        dims = metric_dimensions(attributes, carbon, resource, self._dimensions)
-        self._metrics.record(carbon, token_usage(attributes), dims)
 
     def stop(self) -> None:
         """Export what is pending (OTLP), then stop serving."""

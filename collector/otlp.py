@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes, needs_enrichment
+from otel_carbon import semconv as sc
+from otel_carbon.processors.accountant import CarbonAccountant
+from otel_carbon.processors.enrich import EnrichmentContext, enrich, is_genai, needs_enrichment, uncounted
+from otel_carbon.processors.nesting import CallNests
 from otel_carbon.semconv import GENAI_MARKER_KEYS
 
 
@@ -41,18 +44,27 @@ def any_value(value: Any) -> AnyValue:
     return AnyValue(string_value=str(value))
 
 
-OnEnriched = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], None]
+def _id(raw: bytes) -> int:
+    return int.from_bytes(raw, "big") if raw else 0
 
 
 def enrich_request(
-    request: ExportTraceServiceRequest, context: EnrichmentContext, on_enriched: OnEnriched | None = None
+    request: ExportTraceServiceRequest,
+    context: EnrichmentContext,
+    accountant: CarbonAccountant | None = None,
+    nests: CallNests | None = None,
 ) -> int:
-    """Add carbon attributes, in place, to every GenAI span of ``request``; return how many.
+    """Add carbon attributes, in place, to the GenAI spans of ``request``; return how many were counted.
 
-    ``on_enriched(span_attributes, carbon_attributes, resource_attributes)`` is
-    called for each enriched span (the gateway records its carbon metrics there).
+    One call, one figure (:mod:`otel_carbon.processors.nesting`): every GenAI span of the
+    request is noted in ``nests`` first (spans remembered from earlier requests count
+    too), then each span not yet accounted for is either counted — enriched, and
+    recorded by ``accountant`` (metrics, ledger) — or marked ``sci.counted=false``
+    with its ``sci.carbon.status``.  Spans arriving already accounted for (our
+    instrumentation, an in-process processor) are left as they are.
     """
-    enriched = 0
+    nests = nests if nests is not None else CallNests()
+    pending: list[tuple[Any, dict[str, Any], Mapping[str, Any], int, int]] = []
     for resource_spans in request.resource_spans:
         resource: Mapping[str, Any] | None = None
         for scope_spans in resource_spans.scope_spans:
@@ -60,15 +72,27 @@ def enrich_request(
                 if GENAI_MARKER_KEYS.isdisjoint(kv.key for kv in span.attributes):
                     continue  # the common case: not a GenAI span, no conversion at all
                 attributes = attributes_dict(span.attributes)
+                if not is_genai(attributes):
+                    continue
+                trace_id, span_id = _id(span.trace_id), _id(span.span_id)
+                nests.note(trace_id, span_id, _id(span.parent_span_id), counted=attributes.get(sc.SCI_COUNTED) is True)
                 if not needs_enrichment(attributes):
                     continue
                 if resource is None:
                     resource = attributes_dict(resource_spans.resource.attributes)
-                carbon = carbon_attributes(attributes, resource, context)
-                if not carbon:
-                    continue
-                span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in carbon.items())
-                enriched += 1
-                if on_enriched is not None:
-                    on_enriched(attributes, carbon, resource)
-    return enriched
+                pending.append((span, attributes, resource, trace_id, span_id))
+    counted = 0
+    for span, attributes, resource, trace_id, span_id in pending:
+        if nests.is_duplicate(trace_id, span_id):
+            result = uncounted(sc.STATUS_DUPLICATE)
+            if accountant is not None:
+                accountant.record_duplicate()
+        else:
+            result = enrich(attributes, resource, context)
+            if result.counted:
+                nests.mark_counted(trace_id, span_id)
+                counted += 1
+            if accountant is not None:
+                accountant.record(result, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
+        span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in result.attributes.items())
+    return counted

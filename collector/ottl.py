@@ -59,14 +59,17 @@ def _probe(provider: str, model: str, input_tokens: int, output_tokens: int, con
 
 def static_factors(provider: str, model: str, context: EnrichmentContext) -> StaticFactors:
     """Fit the enrichment's output for ``provider``/``model`` as affine in input and output tokens."""
-    zero = _probe(provider, model, 0, 0, context)
+    # Three probes fix the plane (a call with no tokens at all is not counted, so no probe at 0, 0).
     by_input = _probe(provider, model, _PROBE, 0, context)
+    by_input_twice = _probe(provider, model, 2 * _PROBE, 0, context)
     by_output = _probe(provider, model, 0, _PROBE, context)
-    fitted = {
-        key: Affine(float(zero[key]), (by_input[key] - zero[key]) / _PROBE, (by_output[key] - zero[key]) / _PROBE)
-        for key in FITTED
-        if key in zero
-    }
+    fitted = {}
+    for key in FITTED:
+        if key in by_input:
+            per_input = (by_input_twice[key] - by_input[key]) / _PROBE
+            base = float(by_input[key]) - per_input * _PROBE
+            fitted[key] = Affine(base, per_input, (by_output[key] - base) / _PROBE)
+    zero = by_input
     worst = 0.0
     for input_tokens, output_tokens in _CHECKS:
         actual = _probe(provider, model, input_tokens, output_tokens, context)

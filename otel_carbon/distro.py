@@ -21,6 +21,7 @@ set ``OTEL_PYTHON_CONFIGURATOR=otel_carbon`` and ``OTEL_PYTHON_DISTRO=otel_carbo
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from otel_carbon import accounting
 from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings
 from otel_carbon.energy.install import install_meter
@@ -43,6 +45,11 @@ from otel_carbon.energy.measured import DeviceMeter
 from otel_carbon.energy.metrics import register_hw_metrics
 from otel_carbon.intensity import IntensityCache, build_intensity, zone_for_region
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
+from otel_carbon.processors.accountant import CarbonAccountant
+
+_logger = logging.getLogger(__name__)
+# Samplers that drop spans (OTEL_TRACES_SAMPLER values).
+_RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
 
 _DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -73,26 +80,50 @@ class CarbonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
         settings = CarbonSettings.from_env()
         intensity = build_intensity(settings)
         atexit.register(intensity.close)  # stop refreshers, save the cache file
-        context = EnrichmentContext(settings=settings, intensity=intensity)
-        kwargs.setdefault("export_span_processor", _processor_factory(context))
+        # One accountant for the process, whatever the exporters (none at all with
+        # OTEL_TRACES_EXPORTER=none): its metrics go to the global MeterProvider the SDK sets up.
+        accountant = CarbonAccountant(EnrichmentContext(settings=settings, intensity=intensity))
+        kwargs.setdefault("export_span_processor", _processor_factory(accountant))
         super()._configure(**kwargs)
+        accountant.resource = dict(getattr(trace.get_tracer_provider(), "resource", Resource.get_empty()).attributes)
+        accounting.install(accountant)
         install_energy_meter(settings, metrics.get_meter_provider())
+        warn_if_sampled(os.environ)
 
 
-def _processor_factory(context: EnrichmentContext) -> Any:
-    created = 0
-
+def _processor_factory(accountant: CarbonAccountant) -> Any:
     def factory(exporter: SpanExporter) -> SpanProcessor:
-        nonlocal created
-        shared = context if created == 0 else EnrichmentContext(
-            settings=context.settings.with_changes(metrics=False),
-            catalogue=context.catalogue,
-            intensity=context.intensity,
-        )
-        created += 1
-        return CarbonSpanProcessor(BatchSpanProcessor(exporter), context=shared)
+        return CarbonSpanProcessor(BatchSpanProcessor(exporter), accountant=accountant)
 
     return factory
+
+
+def warn_if_sampled(environ: Any) -> bool:
+    """Say once, at start-up, what a sampler that drops spans means for carbon; return whether it did.
+
+    Calls through our instrumentations are counted whether sampled or not; spans of
+    other GenAI instrumentations reach the processor only when sampled.
+    """
+    sampler = environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    if sampler in ("always_off", "parentbased_always_off"):
+        ratio = 0.0
+    elif sampler in _RATIO_SAMPLERS:
+        try:
+            ratio = float(environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+        except ValueError:
+            return False
+    else:
+        return False
+    if ratio >= 1.0:
+        return False
+    _logger.warning(
+        "otel-carbon: OTEL_TRACES_SAMPLER=%s keeps %.0f%% of traces. Calls through otel-carbon's "
+        "instrumentations are counted in full; spans from other GenAI instrumentations are counted only "
+        "when sampled (docs/methodology.md, 'What is counted').",
+        sampler,
+        100 * ratio,
+    )
+    return True
 
 
 @dataclass
@@ -141,6 +172,7 @@ def configure(
     install_energy_meter(carbon_settings, meter_provider)
     _watch_resource_region(intensity, resource)
     processor = carbon_span_processor(span_processor, carbon_settings, meter_provider, intensity)
+    processor.accountant.resource = dict(resource.attributes)
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(processor)
     if set_global:

@@ -26,6 +26,8 @@ class OTLPReceiver(trace_service_pb2_grpc.TraceServiceServicer, metrics_service_
     def __init__(self, port: int = 0) -> None:
         self.spans: list[tuple[str, dict[str, Any]]] = []
         self.metric_names: set[str] = set()
+        #: Data points of the latest export, by metric name (cumulative totals: the last export holds them all).
+        self.metric_points: dict[str, list[Any]] = {}
         self.received = threading.Condition()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)
@@ -43,7 +45,10 @@ class OTLPReceiver(trace_service_pb2_grpc.TraceServiceServicer, metrics_service_
                 return trace_service_pb2.ExportTraceServiceResponse()
             for rm in request.resource_metrics:
                 for sm in rm.scope_metrics:
-                    self.metric_names.update(m.name for m in sm.metrics)
+                    for metric in sm.metrics:
+                        self.metric_names.add(metric.name)
+                        data = getattr(metric, metric.WhichOneof("data"))
+                        self.metric_points[metric.name] = list(data.data_points)
             self.received.notify_all()
             return metrics_service_pb2.ExportMetricsServiceResponse()
 

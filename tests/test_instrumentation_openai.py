@@ -111,10 +111,25 @@ def test_stream_usage_injection_is_opt_in(server):
     assert server.requests[-1][2]["stream_options"] == {"include_usage": True}
 
 
-def test_stream_without_usage_has_no_token_counts(client, spans):
-    list(client.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True))
+def test_stream_without_usage_is_estimated_from_the_text_and_flagged(client, spans):
+    prompt = "Summarise the quarterly report in three bullet points, please."
+    chunks = list(client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     attrs = only(spans).attributes
-    assert sc.GEN_AI_USAGE_OUTPUT_TOKENS not in attrs
+    assert attrs[sc.SCI_USAGE_ESTIMATED] is True and attrs[sc.SCI_USAGE_METHOD] == "chars/4"
+    assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] == -(-len(prompt) // 4)
+    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == -(-len(streamed) // 4) > 0
+    assert attrs[sc.SCI_COUNTED] is True and attrs[sc.SCI_CARBON] > 0
+    assert attrs[sc.GEN_AI_USAGE_COST] > 0  # gpt-4o-mini through a loopback relay: OpenAI's price
+
+
+def test_a_hosted_model_behind_a_loopback_endpoint_is_a_proxy_not_local_inference(client, spans):
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    attrs = only(spans).attributes
+    assert attrs[sc.SCI_PROXIED] is True
+    assert attrs[sc.SCI_ENERGY_METHOD] == "estimated" and attrs[sc.SCI_INTENSITY_ZONE] == "US"
+    assert attrs[sc.GEN_AI_USAGE_COST] > 0
 
 
 @pytest.mark.parametrize("how", ["break-close", "context-manager", "garbage-collected"])

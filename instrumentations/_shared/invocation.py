@@ -16,6 +16,7 @@ from otel_carbon import accounting
 from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.energy import Window, default_meter
+from otel_carbon.instrumentations._shared.estimated import estimated_usage
 
 _logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class Request:
     stream: bool = False
     local: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: Characters of prompt text, kept for a stream that may report no usage (not a span attribute).
+    input_chars: int | None = None
 
     @property
     def span_name(self) -> str:
@@ -71,6 +74,8 @@ class Response:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: Characters of streamed text, for estimating the counts when the stream reported none.
+    output_chars: int | None = None
 
     def span_attributes(self) -> dict[str, Any]:
         pairs = (
@@ -127,6 +132,8 @@ class Invocation:
         try:
             if response is not None:
                 attributes = response.span_attributes()
+                if response.input_tokens is None and response.output_tokens is None and response.output_chars:
+                    attributes.update(estimated_usage(self.request.input_chars or 0, response.output_chars))
                 self.span.set_attributes(attributes)
                 self._attributes.update(attributes)
             self._record_energy(response)
@@ -157,6 +164,8 @@ class Invocation:
         tokens = None
         if response is not None and response.output_tokens is not None:
             tokens = (response.input_tokens or 0) + response.output_tokens
+        elif sc.GEN_AI_USAGE_OUTPUT_TOKENS in self._attributes:  # estimated from the streamed text
+            tokens = self._attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] + self._attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS]
         measurement = self._window.stop(tokens=tokens)
         if measurement is not None:
             attributes = measurement.span_attributes()

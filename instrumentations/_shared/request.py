@@ -9,6 +9,7 @@ from typing import Any
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared.content import capture_content
 from otel_carbon.instrumentations._shared.endpoint import provider_from_base_url
+from otel_carbon.instrumentations._shared.estimated import text_chars
 from otel_carbon.instrumentations._shared.invocation import Request
 
 
@@ -36,17 +37,18 @@ def request_from_call(
         sc.GEN_AI_REQUEST_TEMPERATURE: kwargs.get("temperature"),
         sc.GEN_AI_REQUEST_TOP_P: kwargs.get("top_p"),
     }
-    if capture_content():
-        content = _first(kwargs, content_keys)
-        if content is not None:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = json.dumps(content, default=str)
+    content = _first(kwargs, content_keys)
+    if content is not None and capture_content():
+        attributes[sc.GEN_AI_INPUT_MESSAGES] = json.dumps(content, default=str)
+    stream = bool(kwargs.get("stream"))
     return Request(
         operation=operation,
         provider=endpoint.provider,
         model=kwargs.get("model"),
         server_address=endpoint.address,
         server_port=endpoint.port,
-        stream=bool(kwargs.get("stream")),
+        stream=stream,
         local=endpoint.local,
         attributes={k: v for k, v in attributes.items() if v is not None},
+        input_chars=text_chars(content) if stream else None,
     )

@@ -70,13 +70,15 @@ def responses_response(result: Any) -> Response:
 
 
 class ChatChunks:
-    """Accumulates ``ChatCompletionChunk``s: model, id, finish reasons, usage of the final chunk."""
+    """Accumulates ``ChatCompletionChunk``s: model, id, finish reasons, usage of the final chunk, and the
+    characters of streamed text (for an estimate when the stream carries no usage)."""
 
     def __init__(self) -> None:
         self._model: str | None = None
         self._id: str | None = None
         self._reasons: dict[int, str] = {}
         self._usage: Any = None
+        self._chars = 0
 
     def add(self, chunk: Any) -> None:
         self._model = _get(chunk, "model") or self._model
@@ -85,13 +87,26 @@ class ChatChunks:
             reason = _get(choice, "finish_reason")
             if reason:
                 self._reasons[_get(choice, "index") or 0] = str(reason)
+            if self._usage is None:
+                self._chars += _delta_chars(_get(choice, "delta"))
         self._usage = _get(chunk, "usage") or self._usage
 
     def response(self) -> Response:
         response = chat_response({"model": self._model, "id": self._id, "usage": self._usage, "choices": ()})
+        response.output_chars = self._chars
         response.finish_reasons = [self._reasons[i] for i in sorted(self._reasons)]
         response.attributes.pop(sc.GEN_AI_OUTPUT_MESSAGES, None)
         return response
+
+
+def _delta_chars(delta: Any) -> int:
+    """Characters of text and tool-call arguments in one chunk's ``delta``."""
+    content = _get(delta, "content")
+    chars = len(content) if isinstance(content, str) else 0
+    for call in _get(delta, "tool_calls") or ():
+        arguments = _get(call, "function", "arguments")
+        chars += len(arguments) if isinstance(arguments, str) else 0
+    return chars
 
 
 class ResponseEvents:
