@@ -112,7 +112,7 @@ def measured_energy(attributes: Mapping[str, Any]) -> MeasuredEnergy | None:
     """
     accelerator = _joules(attributes.get(sc.SCI_MEASURED_ACCELERATOR))
     host = _joules(attributes.get(sc.SCI_MEASURED_HOST))
-    if accelerator is None and host is None:
+    if not accelerator and not host:  # nothing measured (a window that saw no energy is no measurement)
         return None
     devices = attributes.get(sc.SCI_MEASURED_DEVICES)
     return MeasuredEnergy(
