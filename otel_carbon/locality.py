@@ -11,8 +11,8 @@ One rule for the instrumentations, the span processor and the gateway:
   gateway sidecar or a mock): then it is a *proxy* to that model's provider,
   estimated at that provider's zone and price;
 * an endpoint named in ``OTEL_CARBON_LOCAL_ENDPOINTS`` (``host`` or
-  ``host:port``) is always local inference (a self-hosted open model whose name
-  collides with a hosted one).
+  ``host:port``) is always local inference: a self-hosted model whose name
+  collides with a hosted one, or an inference server on this site reached by name.
 """
 
 from __future__ import annotations
@@ -35,19 +35,33 @@ class Placement:
     proxied: bool = False
 
 
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str | None:
+    """``host`` as an IP address, the marker ``"localhost"`` for localhost names, else ``None``."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return "localhost"
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1024)
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` names and loopback addresses: a server on this very machine."""
+    address = _address(host)
+    return address == "localhost" or (not isinstance(address, (str, type(None))) and address.is_loopback)
+
+
 @lru_cache(maxsize=1024)
 def is_private_host(host: str) -> bool:
-    """True for ``localhost`` names and loopback, private (RFC 1918, ULA) and link-local addresses."""
-    name = host.strip().strip("[]").lower()
-    if not name:
+    """True for loopback hosts and private (RFC 1918, ULA) and link-local addresses."""
+    address = _address(host)
+    if address is None:
         return False
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
+    return address == "localhost" or not isinstance(address, str) and (
+        address.is_loopback or address.is_private or address.is_link_local
+    )
 
 
 def named_local(address: str, port: Any, endpoints: tuple[str, ...]) -> bool:
@@ -74,10 +88,10 @@ def place_call(
     """Where the call described by these GenAI attributes ran (see the module docstring)."""
     if not isinstance(address, str) or not address:
         return Placement(provider in sc.LOCAL_PROVIDERS, provider)
-    if not is_private_host(address):
-        return Placement(False, provider)
     if local_endpoints and named_local(address, port, local_endpoints):
         return Placement(True, provider)
+    if not is_private_host(address):
+        return Placement(False, provider)
     match = catalogue.find(provider, model)
     if match.match == "exact" and not match.spec.open_weights and match.spec.provider:
         return Placement(False, match.spec.provider, proxied=True)

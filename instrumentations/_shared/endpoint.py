@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
+
+from otel_carbon.locality import is_loopback_host
 
 # Host suffix → ``gen_ai.provider.name`` (OTel GenAI values where one exists).
 _HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
@@ -37,20 +38,12 @@ class Endpoint:
     local: bool
 
 
-def _is_local(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def provider_from_base_url(base_url: object, default: str) -> Endpoint:
     """Provider and locality of ``base_url`` (``default`` when the host is not recognised).
 
-    A loopback host is local inference: the provider is named by the server's
-    well-known port (11434 Ollama, 8000 vLLM, …) or ``default``.  Memoised:
+    A loopback host may be local inference (its energy is measured around the call; whether
+    it counts as local is :func:`otel_carbon.locality.place_call`'s rule): the provider is
+    named by the server's well-known port (11434 Ollama, 8000 vLLM, …) or ``default``.  Memoised:
     a client keeps its base URL, so this is parsed once per client.
     """
     return _endpoint(str(base_url), default)
@@ -66,7 +59,7 @@ def _endpoint(base_url: str, default: str) -> Endpoint:
         return Endpoint(None, None, default, False)
     if not host:
         return Endpoint(None, None, default, False)
-    if _is_local(host):
+    if is_loopback_host(host):
         return Endpoint(host, port, _LOCAL_PORTS.get(port or 0, default), True)
     for suffix, provider in _HOST_PROVIDERS:
         if host == suffix or host.endswith("." + suffix):
