@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from otel_carbon._extras import MissingExtraError
 from otel_carbon._usage import usage_error
 from otel_carbon.config import ENV_PREFIX, CarbonSettings, ConfigError
 
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options, carbon = resolve(vars(args), args.config)
-    except CollectorConfigError as exc:
+    except (CollectorConfigError, MissingExtraError) as exc:
         return usage_error("collector", str(exc))
     args = argparse.Namespace(**{**vars(args), **options})
     if not args.upstream:
@@ -146,9 +147,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         intensity.close()
         return usage_error("collector", str(exc))
-    except ImportError:
+    except MissingExtraError as exc:
         intensity.close()
-        return usage_error("collector", "the metrics endpoint needs: pip install 'otel-carbon[collector]' (or --metrics-port 0)")
+        return usage_error("collector", f"{exc}; or run without it: --metrics-port 0")
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
     http = f", OTLP/HTTP on port {gateway.http.port}" if gateway.http else ""
