@@ -56,13 +56,24 @@ def main(args: argparse.Namespace) -> int:
 
 
 def ottl(args: argparse.Namespace) -> int:
-    """Print a transform processor block: static intensity, the catalogue's estimates, per model."""
+    """Print a transform processor block: static intensity, the catalogue's estimates, per model.
+
+    An unknown provider is refused (exit 2, as ``estimate``); an unknown model is estimated by the
+    catalogue's fallback class and says so, in a comment and in ``sci.model.match`` on the spans.
+    """
     from otel_carbon.collector.ottl import static_factors, transform_processor_yaml
+    from otel_carbon.estimate.catalogue import Catalogue
     from otel_carbon.intensity import build_intensity
     from otel_carbon.processors.enrich import EnrichmentContext
 
     if not args.model or any(m.count("/") < 1 or not all(m.partition("/")[::2]) for m in args.model):
         return usage_error("collector", "ottl needs --model PROVIDER/MODEL (repeatable), e.g. openai/gpt-4o-mini")
+    catalogue = Catalogue.default()
+    try:
+        for spec in args.model:
+            catalogue.check_provider(spec.partition("/")[0])
+    except ValueError as exc:
+        return usage_error("collector", f"--model: {exc}")
     try:
         settings = CarbonSettings.from_env(intensity_providers=("none",), intensity_cache_file="off")
     except ConfigError as exc:
