@@ -170,7 +170,8 @@ class Gateway:
             self.port = 0
         if self.port == 0:
             self._close()
-            raise OSError(f"cannot listen on {listen} (OTLP/gRPC): the port is in use, or the address is not this host's")
+            raise OSError(f"cannot listen on {listen} (OTLP/gRPC): the port is in use, or the address is not this "
+                          "host's")
         self.http = None
         if http_listen:
             try:

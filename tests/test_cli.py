@@ -104,8 +104,8 @@ ESTIMATE = ["estimate", "--model", "gpt-4o", "--input-tokens", "1", "--output-to
 def test_unknown_zone_or_provider_exits_2_with_one_line_in_every_command(argv, env, named):
     """No command prices a typo at the world average: exit 2, one line naming the value or variable."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | env
-    result = subprocess.run([sys.executable, "-m", "otel_carbon.cli", *argv], capture_output=True, text=True,
-                            timeout=60, env=environ)
+    result = subprocess.run([sys.executable, "-m", "otel_carbon.cli", *argv], check=False, capture_output=True,
+                            text=True, timeout=60, env=environ)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], result.stderr

@@ -84,17 +84,17 @@ def prometheus_scraping(tmp_path: Path, target_port: int) -> Iterator[str]:
 
 def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path):
     context = EnrichmentContext(settings=CarbonSettings(zone="FR", dimensions=("app.feature",)))
-    with OTLPReceiver() as upstream, Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context,
-                                             metrics_listen=("127.0.0.1", 0)) as gateway:
-        with prometheus_scraping(tmp_path, gateway.metrics.port) as base:
-            send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"}})
-            wait_for(lambda: query(base, "sci_carbon_grams_total"), 20, "the first scrape with carbon")
-            send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"},
-                                "chat gpt-4o": {**GENAI, "gen_ai.request.model": "gpt-4o", "app.feature": "summarise"}})
-            wait_for(lambda: query(base, 'count_over_time(sci_carbon_grams_total{gen_ai_request_model="gpt-4o"}[1m]) >= 2'),
-                     20, "two scrapes after the second batch")
-            for title, expr in dashboard_queries():
-                assert query(base, expr), f"no data for panel {title!r}: {expr}"
+    with (OTLPReceiver() as upstream,
+          Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context, metrics_listen=("127.0.0.1", 0)) as gateway,
+          prometheus_scraping(tmp_path, gateway.metrics.port) as base):
+        send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"}})
+        wait_for(lambda: query(base, "sci_carbon_grams_total"), 20, "the first scrape with carbon")
+        send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"},
+                            "chat gpt-4o": {**GENAI, "gen_ai.request.model": "gpt-4o", "app.feature": "summarise"}})
+        wait_for(lambda: query(base, 'count_over_time(sci_carbon_grams_total{gen_ai_request_model="gpt-4o"}[1m]) >= 2'),
+                 20, "two scrapes after the second batch")
+        for title, expr in dashboard_queries():
+            assert query(base, expr), f"no data for panel {title!r}: {expr}"
 
 
 def _ready(base: str) -> bool:

@@ -63,19 +63,18 @@ def dashboard_expr(quantile: str) -> str:
 
 def test_dashboard_p50_p95_are_within_10_percent_of_the_true_quantiles(tmp_path):
     context = EnrichmentContext(settings=CarbonSettings(zone="FR", dimensions=("app.feature",)))
-    with OTLPReceiver() as upstream, Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context,
-                                             metrics_listen=("127.0.0.1", 0)) as gateway:
-        with prometheus_scraping(tmp_path, gateway.metrics.port) as base:
-            send(gateway.port, workload(seed=1)[:1])  # the series exist before the workload: rate() sees it whole
-            wait_for(lambda: query(base, "sci_carbon_request_grams_count"), 30, "the first scrape")
-            calls = workload()
-            send(gateway.port, calls)
-            wait_for(lambda: query(base, f"sci_carbon_request_grams_count == {CALLS + 1}"), 30,
-                     "a scrape holding the whole workload")
-            carbon = [attributes[sc.SCI_CARBON] for _, attributes in upstream.spans][1:]
-            assert len(carbon) == CALLS and CARBON_BUCKETS_G[0] < min(carbon) and max(carbon) < CARBON_BUCKETS_G[-1]
-            for q in ("0.5", "0.95"):
-                (series,) = query(base, dashboard_expr(q))
-                measured, truth = float(series["value"][1]), true_quantile(carbon, float(q))
-                assert series["metric"]["app_feature"] == FEATURE
-                assert abs(measured - truth) / truth < 0.10, (q, measured, truth)
+    with (OTLPReceiver() as upstream,
+          Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context, metrics_listen=("127.0.0.1", 0)) as gateway,
+          prometheus_scraping(tmp_path, gateway.metrics.port) as base):
+        send(gateway.port, workload(seed=1)[:1])  # the series exist before the workload: rate() sees it whole
+        wait_for(lambda: query(base, "sci_carbon_request_grams_count"), 30, "the first scrape")
+        send(gateway.port, workload())
+        wait_for(lambda: query(base, f"sci_carbon_request_grams_count == {CALLS + 1}"), 30,
+                 "a scrape holding the whole workload")
+        carbon = [attributes[sc.SCI_CARBON] for _, attributes in upstream.spans][1:]
+        assert len(carbon) == CALLS and CARBON_BUCKETS_G[0] < min(carbon) and max(carbon) < CARBON_BUCKETS_G[-1]
+        for q in ("0.5", "0.95"):
+            (series,) = query(base, dashboard_expr(q))
+            measured, truth = float(series["value"][1]), true_quantile(carbon, float(q))
+            assert series["metric"]["app_feature"] == FEATURE
+            assert abs(measured - truth) / truth < 0.10, (q, measured, truth)

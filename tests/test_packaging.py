@@ -137,8 +137,8 @@ def _fake_package(root: Path) -> str:
 
 def test_import_audit_catches_an_undeclared_import_and_accepts_a_named_extra(tmp_path):
     name = _fake_package(tmp_path)
-    result = subprocess.run([sys.executable, str(AUDIT_SCRIPT), name], capture_output=True, text=True, timeout=120,
-                            env={"PYTHONPATH": str(tmp_path), "PATH": ""}, cwd=tmp_path)
+    result = subprocess.run([sys.executable, str(AUDIT_SCRIPT), name], check=False, capture_output=True, text=True,
+                            timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": ""}, cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{name}.sub.undeclared: ModuleNotFoundError" in result.stderr
     assert "no_such_distribution_otel_carbon_probe" in result.stderr

@@ -17,8 +17,8 @@ def run_app(mode: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update({"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
                 "OTEL_SERVICE_NAME": "quiet-app", **extra_env})
-    result = subprocess.run([str(INSTRUMENT), sys.executable, str(APP), mode], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run([str(INSTRUMENT), sys.executable, str(APP), mode], check=False, env=env,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "quiet app done" in result.stdout
     return result
@@ -26,7 +26,8 @@ def run_app(mode: str, **extra_env: str) -> subprocess.CompletedProcess:
 
 def ours(stderr: str) -> list[str]:
     """Log lines of otel-carbon's loggers (the app logs as ``LEVEL logger message``)."""
-    return [line for line in stderr.splitlines() if line.split(" ")[1:2] and line.split(" ")[1].startswith("otel_carbon")]
+    return [line for line in stderr.splitlines() if line.split(" ")[1:2] and line.split(" ")[1].startswith("otel_carbon")
+            ]
 
 
 def spans(stdout: str) -> list[dict]:
