@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from otel_carbon._extras import MissingExtraError
 from otel_carbon._usage import usage_error
 from otel_carbon.config import ENV_PREFIX, CarbonSettings, ConfigError
 
@@ -55,13 +56,24 @@ def main(args: argparse.Namespace) -> int:
 
 
 def ottl(args: argparse.Namespace) -> int:
-    """Print a transform processor block: static intensity, the catalogue's estimates, per model."""
+    """Print a transform processor block: static intensity, the catalogue's estimates, per model.
+
+    An unknown provider is refused (exit 2, as ``estimate``); an unknown model is estimated by the
+    catalogue's fallback class and says so, in a comment and in ``sci.model.match`` on the spans.
+    """
     from otel_carbon.collector.ottl import static_factors, transform_processor_yaml
+    from otel_carbon.estimate.catalogue import Catalogue
     from otel_carbon.intensity import build_intensity
     from otel_carbon.processors.enrich import EnrichmentContext
 
     if not args.model or any(m.count("/") < 1 or not all(m.partition("/")[::2]) for m in args.model):
         return usage_error("collector", "ottl needs --model PROVIDER/MODEL (repeatable), e.g. openai/gpt-4o-mini")
+    catalogue = Catalogue.default()
+    try:
+        for spec in args.model:
+            catalogue.check_provider(spec.partition("/")[0])
+    except ValueError as exc:
+        return usage_error("collector", f"--model: {exc}")
     try:
         settings = CarbonSettings.from_env(intensity_providers=("none",), intensity_cache_file="off")
     except ConfigError as exc:
@@ -116,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options, carbon = resolve(vars(args), args.config)
-    except CollectorConfigError as exc:
+    except (CollectorConfigError, MissingExtraError) as exc:
         return usage_error("collector", str(exc))
     args = argparse.Namespace(**{**vars(args), **options})
     if not args.upstream:
@@ -146,9 +158,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         intensity.close()
         return usage_error("collector", str(exc))
-    except ImportError:
+    except MissingExtraError as exc:
         intensity.close()
-        return usage_error("collector", "the metrics endpoint needs: pip install 'otel-carbon[collector]' (or --metrics-port 0)")
+        return usage_error("collector", f"{exc}; or run without it: --metrics-port 0")
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
     http = f", OTLP/HTTP on port {gateway.http.port}" if gateway.http else ""

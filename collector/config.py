@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from otel_carbon._extras import missing_extra
 
 ENV_PREFIX = "OTEL_CARBON_COLLECTOR_"
 #: option → (type, default)
@@ -57,7 +57,11 @@ def _typed(key: str, value: Any, origin: str) -> Any:
 
 
 def load_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Options and carbon settings from a YAML file."""
+    """Options and carbon settings from a YAML file (needs PyYAML, the ``collector`` extra)."""
+    try:
+        import yaml
+    except ModuleNotFoundError as exc:
+        raise missing_extra("collector", exc, "--config") from exc
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:

@@ -101,6 +101,12 @@ class LogsRelay(logs_service_pb2_grpc.LogsServiceServicer):
         return logs_service_pb2.ExportLogsServiceResponse()
 
 
+def _listen_error(role: str, address: tuple[str, int] | None, exc: OSError) -> OSError:
+    """``OSError`` naming the address and port a receiver or endpoint could not bind, and why."""
+    host, port = address or ("?", 0)
+    return OSError(f"cannot listen on {host}:{port} ({role}): {exc.strerror or exc}")
+
+
 class Gateway:
     """An OTLP gateway: gRPC on ``listen`` (``host:port``), optionally OTLP/HTTP on
     ``http_listen``, forwarding over gRPC to ``upstream``."""
@@ -131,11 +137,15 @@ class Gateway:
         context = context or EnrichmentContext()
         self.metrics = None
         if metrics_listen or export_metrics_s:
-            self.metrics = GatewayMetrics(
-                prometheus_listen=metrics_listen,
-                otlp_endpoint=upstream if export_metrics_s else None,
-                export_interval_s=export_metrics_s or 60.0,
-            )
+            try:
+                self.metrics = GatewayMetrics(
+                    prometheus_listen=metrics_listen,
+                    otlp_endpoint=upstream if export_metrics_s else None,
+                    export_interval_s=export_metrics_s or 60.0,
+                )
+            except OSError as exc:
+                self._close()
+                raise _listen_error("the metrics endpoint", metrics_listen, exc) from exc
         accountant = CarbonAccountant(context, meter_provider=self.metrics.meter_provider) if self.metrics else None
         self.traces = TraceRelay(self.forwarder, context, accountant)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
@@ -159,21 +169,23 @@ class Gateway:
         except RuntimeError:  # grpcio reports a failed bind this way
             self.port = 0
         if self.port == 0:
-            self.forwarder.stop()
-            self._channel.close()
-            raise OSError(f"cannot listen on {listen}")
-        self.http = (
-            OTLPHttpServer(
-                http_listen,
-                self._relay_http,
-                MAX_MESSAGE_BYTES,
-                ready=self.upstream_ready,
-                security=security,
-                max_inflight=max_inflight,
-            )
-            if http_listen
-            else None
-        )
+            self._close()
+            raise OSError(f"cannot listen on {listen} (OTLP/gRPC): the port is in use, or the address is not this "
+                          "host's")
+        self.http = None
+        if http_listen:
+            try:
+                self.http = OTLPHttpServer(
+                    http_listen,
+                    self._relay_http,
+                    MAX_MESSAGE_BYTES,
+                    ready=self.upstream_ready,
+                    security=security,
+                    max_inflight=max_inflight,
+                )
+            except OSError as exc:
+                self._close()
+                raise _listen_error("OTLP/HTTP", http_listen, exc) from exc
 
     def upstream_ready(self, timeout_s: float = 1.0) -> bool:
         """Whether the upstream channel connects within ``timeout_s``."""
@@ -197,6 +209,13 @@ class Gateway:
 
     def wait(self) -> None:
         self._server.wait_for_termination()
+
+    def _close(self) -> None:
+        """Release what a failed construction had opened (upstream channel, forwarder, metrics)."""
+        self.forwarder.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
+        self._channel.close()
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop receiving, finish in-flight requests and drain the retry queue (each up to ``grace_s``);

@@ -7,7 +7,9 @@ provider) and fitted as ``value = base + a·input_tokens + b·output_tokens``.
 The fit is checked at two further token pairs and the worst relative error is
 written into the YAML as a comment: where the estimate is not affine in
 tokens (e.g. cached or reasoning tokens, which the statements do not see) the
-gateway remains the exact path.  Statements match on the request model and
+gateway remains the exact path.  A model the catalogue does not know is estimated
+by its fallback class, as everywhere: the comment says so and the statements set
+``sci.model.match`` (``pattern`` | ``default``) and ``sci.model.class``.  Statements match on the request model and
 either provider key, skip spans that already carry ``sci.carbon`` and set
 ``sci.carbon`` last, so a span is enriched once.
 """
@@ -25,7 +27,7 @@ from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 FITTED = (sc.SCI_ENERGY, sc.SCI_OPERATIONAL, sc.SCI_EMBODIED, sc.GEN_AI_USAGE_COST, sc.SCI_CARBON)
 #: Attributes that do not depend on tokens.
 CONSTANT = (sc.SCI_ENERGY_METHOD, sc.SCI_BOUNDARY, sc.SCI_INTENSITY, sc.SCI_INTENSITY_ZONE, sc.SCI_INTENSITY_SOURCE,
-            sc.SCI_FUNCTIONAL_UNIT)
+            sc.SCI_FUNCTIONAL_UNIT, sc.SCI_MODEL_MATCH, sc.SCI_MODEL_CLASS)
 _PROBE = 1000  # tokens per probe point
 _CHECKS = ((1000, 1000), (3000, 500))
 
@@ -110,6 +112,15 @@ def statements(factors: StaticFactors) -> list[str]:
     return out
 
 
+def _model_note(factors: StaticFactors) -> str:
+    """How the catalogue knows the model: as ``otel-carbon estimate`` says it (``model_match``)."""
+    match = factors.constant.get(sc.SCI_MODEL_MATCH, "default")
+    model_class = factors.constant.get(sc.SCI_MODEL_CLASS, "?")
+    if match == "exact":
+        return f"catalogue model {model_class}"
+    return f"NOT IN THE CATALOGUE: estimated by the fallback class {model_class} (model_match {match})"
+
+
 def transform_processor_yaml(all_factors: Sequence[StaticFactors]) -> str:
     """A ``processors.transform/otel_carbon`` block for an otelcol-contrib configuration."""
     lines = [
@@ -123,7 +134,7 @@ def transform_processor_yaml(all_factors: Sequence[StaticFactors]) -> str:
         "        statements:",
     ]
     for factors in all_factors:
-        lines.append(f"          # {factors.provider}/{factors.model}: affine fit, worst relative error "
-                     f"{factors.max_relative_error:.2%} at the check points")
+        lines.append(f"          # {factors.provider}/{factors.model}: {_model_note(factors)}; affine fit, worst "
+                     f"relative error {factors.max_relative_error:.2%} at the check points")
         lines.extend("          - '" + statement.replace("'", "''") + "'" for statement in statements(factors))
     return "\n".join(lines) + "\n"

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from prometheus_client import CollectorRegistry, start_http_server
+from otel_carbon._extras import missing_extra
+
+try:
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import CollectorRegistry, start_http_server
+except ModuleNotFoundError as exc:
+    raise missing_extra("collector", exc, "the gateway's Prometheus endpoint") from exc
 
 
 def scrape_endpoint(host: str, port: int) -> tuple[PrometheusMetricReader, Any]:

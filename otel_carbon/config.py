@@ -127,6 +127,11 @@ class CarbonSettings:
         if self.energy_cpu_tdp_w is not None:
             _check_range("energy_cpu_tdp_w", self.energy_cpu_tdp_w, 1.0, 2000.0)
         _check_range("energy_memory_w_per_gb", self.energy_memory_w_per_gb, 0.0, 10.0)
+        if self.zone is not None:
+            _check_zone("zone", self.zone)
+        _check_zone("remote_zone", self.remote_zone)
+        for provider, zone in self.provider_zones.items():
+            _check_zone("provider_zones", zone, f"[{provider}]")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CarbonSettings:
@@ -170,6 +175,16 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
 def _check_choice(name: str, value: str, accepted: tuple[str, ...]) -> None:
     if value not in accepted:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()} / {name}={value!r}: expected one of {', '.join(accepted)}")
+
+
+def _check_zone(name: str, zone: str, item: str = "") -> None:
+    """A grid zone the static table covers (an unknown one would silently be priced at the world average)."""
+    from otel_carbon.intensity.static import check_zone  # the table loads on first use
+
+    try:
+        check_zone(zone)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()} / {name}{item}: {exc}") from None
 
 
 def _parse_text(name: str, raw: str) -> str:

@@ -39,8 +39,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_carbon import accounting
 from otel_carbon import semconv as sc
-from otel_carbon.config import CarbonSettings
-from otel_carbon.energy.install import install_meter
+from otel_carbon.config import CarbonSettings, ConfigError
+from otel_carbon.energy.install import install_meter_on_first_use
 from otel_carbon.energy.measured import DeviceMeter
 from otel_carbon.energy.metrics import register_hw_metrics
 from otel_carbon.intensity import IntensityCache, build_intensity, zone_for_region
@@ -50,6 +50,8 @@ from otel_carbon.processors.accountant import CarbonAccountant
 _logger = logging.getLogger(__name__)
 # Samplers that drop spans (OTEL_TRACES_SAMPLER values).
 _RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
+
+_logger = logging.getLogger(__name__)
 
 _DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -70,14 +72,22 @@ class CarbonDistro(BaseDistro):  # type: ignore[misc]
 class CarbonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
     """The SDK configurator, with carbon enrichment in front of every span exporter.
 
-    Settings come from ``OTEL_CARBON_*``; a bad value raises ``ConfigError`` at
-    start-up, naming the variable.  When several trace exporters are named,
+    Settings come from ``OTEL_CARBON_*``.  A bad value never breaks the app (as
+    the OpenTelemetry SDK treats its own settings): one line on stderr names the
+    variable and the accepted values, and the SDK is configured as if otel-carbon
+    were absent — the app's traces and metrics flow, without carbon.  When several trace exporters are named,
     each gets its own enriching processor over one shared context, and only the
     first records the carbon metrics (so they are not counted twice).
     """
 
     def _configure(self, **kwargs: Any) -> None:
-        settings = CarbonSettings.from_env()
+        try:
+            settings = CarbonSettings.from_env()
+        except ConfigError as exc:
+            _logger.error("otel-carbon: %s; carbon enrichment is off in this process, the rest of "
+                          "OpenTelemetry runs as configured", exc)
+            super()._configure(**kwargs)
+            return
         intensity = build_intensity(settings)
         atexit.register(intensity.close)  # stop refreshers, save the cache file
         # One accountant for the process, whatever the exporters (none at all with
@@ -209,10 +219,14 @@ def sdk_instrumentors(*names: str) -> list[Any]:
 
 
 def install_energy_meter(settings: CarbonSettings, meter_provider: Any) -> None:
-    """Install the process energy meter (NVML, RAPL / CPU model) and export its devices' ``hw.*`` metrics."""
-    meter = install_meter(settings)
-    if isinstance(meter, DeviceMeter):
-        register_hw_metrics(meter_provider.get_meter("otel_carbon"), meter)
+    """Install the process energy meter (NVML, RAPL / CPU model), built at the first local-inference call,
+    and then export its devices' ``hw.*`` metrics; an app that calls only remote APIs never builds it."""
+
+    def export_hw_metrics(meter: Any) -> None:
+        if isinstance(meter, DeviceMeter):
+            register_hw_metrics(meter_provider.get_meter("otel_carbon"), meter)
+
+    install_meter_on_first_use(settings, export_hw_metrics)
 
 
 def _watch_resource_region(intensity: IntensityCache, resource: Resource) -> None:

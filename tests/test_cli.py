@@ -68,13 +68,54 @@ def test_cached_tokens_reduce_energy_and_cost(capsys):
 
 
 def test_unknown_model_is_estimated_by_fallback_class_and_says_so(capsys):
-    code = main(["estimate", "--provider", "acme", "--model", "acme-ultra-9000", "--input-tokens", "10",
+    code = main(["estimate", "--provider", "openai", "--model", "acme-ultra-9000", "--input-tokens", "10",
                  "--output-tokens", "10", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["model_match"] in ("pattern", "default")
     assert report["cost_usd"] is None
     assert report["energy_j"]["mid"] > 0
+    assert main(["estimate", "--provider", "openai", "--model", "acme-ultra-9000", "--input-tokens", "10",
+                 "--output-tokens", "10"]) == 0
+    assert "NOT IN THE CATALOGUE" in capsys.readouterr().out.splitlines()[0]
+
+
+ESTIMATE = ["estimate", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"]
+
+
+@pytest.mark.parametrize(
+    "argv, env, named",
+    [
+        ([*ESTIMATE, "--provider", "openai", "--zone", "XX-NOPE"], {}, "--zone: unknown grid zone 'XX-NOPE'"),
+        ([*ESTIMATE, "--provider", "bogusprov"], {}, "--provider: unknown provider 'bogusprov'"),
+        (["intensity", "--zone", "XX-NOPE"], {}, "--zone: unknown grid zone 'XX-NOPE'"),
+        (["collector", "ottl", "--model", "bogusprov/gpt-4o"], {}, "unknown provider 'bogusprov'"),
+        ([*ESTIMATE, "--provider", "openai"], {"OTEL_CARBON_REMOTE_ZONE": "XX-NOPE"}, "OTEL_CARBON_REMOTE_ZONE"),
+        (["intensity", "--zone", "FR"], {"OTEL_CARBON_ZONE": "XX-NOPE"}, "OTEL_CARBON_ZONE"),
+        (["collector", "ottl", "--model", "openai/gpt-4o"], {"OTEL_CARBON_PROVIDER_ZONES": "openai=XX-NOPE"},
+         "OTEL_CARBON_PROVIDER_ZONES"),
+        (["collector", "--upstream", "127.0.0.1:9", "--metrics-port", "0", "--http-port", "0"],
+         {"OTEL_CARBON_ZONE": "XX-NOPE"}, "OTEL_CARBON_ZONE"),
+        (["demo"], {"OTEL_CARBON_ZONE": "XX-NOPE"}, "OTEL_CARBON_ZONE"),
+    ],
+    ids=["estimate-zone", "estimate-provider", "intensity-zone", "ottl-provider", "estimate-env-zone",
+         "intensity-env-zone", "ottl-env-provider-zone", "collector-env-zone", "demo-env-zone"],
+)
+def test_unknown_zone_or_provider_exits_2_with_one_line_in_every_command(argv, env, named):
+    """No command prices a typo at the world average: exit 2, one line naming the value or variable."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | env
+    result = subprocess.run([sys.executable, "-m", "otel_carbon.cli", *argv], check=False, capture_output=True,
+                            text=True, timeout=60, env=environ)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("zone", ["FR", "fr", "US-CAL-CISO", "GB-NESO-13", "WORLD"])
+def test_known_zones_and_their_sub_zones_are_accepted(capsys, zone):
+    report = estimate(capsys, "--zone", zone)
+    assert report["zone"] != "WORLD" or zone == "WORLD"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ evaluated with the token counts substituted and compared with
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -71,3 +72,25 @@ def test_ottl_needs_a_model(capsys):
 def test_run_needs_an_upstream(capsys):
     assert main(["collector"]) == 2
     assert "--upstream" in capsys.readouterr().err
+
+
+def test_unknown_model_is_estimated_and_flagged_as_estimate_says(capsys):
+    """The one contract for an unknown model: the fallback class, flagged — in estimate and in ottl alike."""
+    assert main(["estimate", "--provider", "openai", "--model", "acme-ultra-9000", "--input-tokens", "10",
+                 "--output-tokens", "10", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert main(["collector", "ottl", "--model", "openai/acme-ultra-9000"]) == 0
+    out = capsys.readouterr().out
+    comment = next(line for line in out.splitlines() if "openai/acme-ultra-9000" in line)
+    assert "NOT IN THE CATALOGUE" in comment and f"model_match {report['model_match']}" in comment
+    statements = yaml.safe_load(out)["processors"]["transform/otel_carbon"]["trace_statements"][0]["statements"]
+    constants = {m["key"]: m["value"] for m in map(SET.match, statements) if m["value"].startswith('"')}
+    assert constants["sci.model.match"] == f'"{report["model_match"]}"'
+    assert constants["sci.model.class"] == f'"{report["model_class"]}"'
+
+
+def test_known_model_comment_names_the_catalogue_entry(capsys):
+    assert main(["collector", "ottl", "--model", "openai/gpt-4o-mini"]) == 0
+    out = capsys.readouterr().out
+    assert "catalogue model gpt-4o-mini" in out and "NOT IN THE CATALOGUE" not in out
+    assert 'set(attributes["sci.model.match"], "exact")' in out

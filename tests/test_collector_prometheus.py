@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,36 +58,43 @@ def dashboard_queries() -> list[tuple[str, str]]:
     return [(p["title"], t["expr"]) for p in panels for t in p["targets"]]
 
 
+@contextmanager
+def prometheus_scraping(tmp_path: Path, target_port: int) -> Iterator[str]:
+    """A real Prometheus scraping ``127.0.0.1:target_port`` every second; yields its base URL."""
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: otel-carbon\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{target_port}']\n"
+    )
+    process = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ready(base), 30, "prometheus to be ready")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path):
     context = EnrichmentContext(settings=CarbonSettings(zone="FR", dimensions=("app.feature",)))
-    with OTLPReceiver() as upstream, Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context,
-                                             metrics_listen=("127.0.0.1", 0)) as gateway:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "scrape_configs:\n  - job_name: otel-carbon\n    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{gateway.metrics.port}']\n"
-        )
-        process = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _ready(base), 30, "prometheus to be ready")
-            send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"}})
-            wait_for(lambda: query(base, "sci_carbon_grams_total"), 20, "the first scrape with carbon")
-            send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"},
-                                "chat gpt-4o": {**GENAI, "gen_ai.request.model": "gpt-4o", "app.feature": "summarise"}})
-            wait_for(lambda: query(base, 'count_over_time(sci_carbon_grams_total{gen_ai_request_model="gpt-4o"}[1m]) >= 2'),
-                     20, "two scrapes after the second batch")
-            for title, expr in dashboard_queries():
-                assert query(base, expr), f"no data for panel {title!r}: {expr}"
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with (OTLPReceiver() as upstream,
+          Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context, metrics_listen=("127.0.0.1", 0)) as gateway,
+          prometheus_scraping(tmp_path, gateway.metrics.port) as base):
+        send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"}})
+        wait_for(lambda: query(base, "sci_carbon_grams_total"), 20, "the first scrape with carbon")
+        send(gateway.port, {"chat gpt-4o-mini": {**GENAI, "app.feature": "search"},
+                            "chat gpt-4o": {**GENAI, "gen_ai.request.model": "gpt-4o", "app.feature": "summarise"}})
+        wait_for(lambda: query(base, 'count_over_time(sci_carbon_grams_total{gen_ai_request_model="gpt-4o"}[1m]) >= 2'),
+                 20, "two scrapes after the second batch")
+        for title, expr in dashboard_queries():
+            assert query(base, expr), f"no data for panel {title!r}: {expr}"
 
 
 def _ready(base: str) -> bool:

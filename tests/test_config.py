@@ -51,6 +51,9 @@ def test_arguments_override_environment_and_accept_strings():
         ("OTEL_CARBON_RECORD_COST", "maybe", "expected one of true, false"),
         ("OTEL_CARBON_PROVIDER_ZONES", "openai", "expected provider=ZONE pairs"),
         ("OTEL_CARBON_ZONE", "FR; rm -rf", "expected a zone key"),
+        ("OTEL_CARBON_ZONE", "XX-NOPE", "unknown grid zone 'XX-NOPE'"),
+        ("OTEL_CARBON_REMOTE_ZONE", "ATLANTIS", "unknown grid zone 'ATLANTIS'"),
+        ("OTEL_CARBON_PROVIDER_ZONES", "openai=FR,anthropic=QQ", "provider_zones[anthropic]: unknown grid zone 'QQ'"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_accepted_values(variable, value, expected):
@@ -67,3 +70,9 @@ def test_unknown_argument_is_rejected():
 
 def test_blank_variables_mean_unset():
     assert CarbonSettings.from_env({"OTEL_CARBON_ZONE": "  "}).zone is None
+
+
+def test_zones_given_as_arguments_are_checked_too():
+    with pytest.raises(ConfigError, match="zone: unknown grid zone 'XX-NOPE'"):
+        CarbonSettings.from_env({}, zone="XX-NOPE")
+    assert CarbonSettings.from_env({}, zone="US-CAL-CISO").zone == "US-CAL-CISO"  # a sub-zone of a known one

@@ -9,7 +9,15 @@ from energy_support import FakeProc
 from fakes.fake_nvml import FakeClock, FakeGpu, FakeNvml
 
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.energy import DeviceMeter, NullMeter, default_meter, install_meter, set_default_meter
+from otel_carbon.energy import (
+    DeviceMeter,
+    NullMeter,
+    default_meter,
+    install_meter,
+    install_meter_on_first_use,
+    set_default_meter,
+)
+from otel_carbon.energy.install import DeferredMeter
 
 GPU = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
 
@@ -49,3 +57,35 @@ def test_disabled_meter_is_null(tmp_path: Path) -> None:
 def test_bad_energy_settings_fail_at_start_up(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match="ENERGY"):
         CarbonSettings.from_env({name: value})
+
+
+def test_deferred_meter_builds_on_the_first_window_only(tmp_path: Path) -> None:
+    """The set-up's meter: nothing is probed until a local-inference call opens a window."""
+    proc = FakeProc(tmp_path / "proc")
+    nvml = FakeNvml([FakeGpu(GPU, 300.0)], FakeClock())
+    settings = CarbonSettings.from_env({"OTEL_CARBON_ENERGY_RAPL_PATH": str(tmp_path / "none")})
+    ready: list[object] = []
+    deferred = DeferredMeter(lambda: install_meter(settings, nvml=nvml, environ={}, proc_root=str(proc.root)),
+                             ready.append)
+    set_default_meter(deferred)
+    assert deferred.built is None and not nvml.initialised and not ready
+    deferred.start().stop()
+    deferred.start().stop()
+    built = deferred.built
+    assert isinstance(built, DeviceMeter) and ready == [built]  # built and announced once
+    assert default_meter() is built  # later windows go straight to the real meter
+
+
+def test_deferred_meter_that_cannot_build_measures_nothing() -> None:
+    def broken() -> NullMeter:
+        raise RuntimeError("no devices")
+
+    deferred = DeferredMeter(broken)
+    assert deferred.start().stop() is None
+    assert isinstance(deferred.built, NullMeter)
+
+
+def test_install_on_first_use_is_null_when_the_meter_is_off() -> None:
+    settings = CarbonSettings.from_env({"OTEL_CARBON_ENERGY_METER": "false"})
+    assert isinstance(install_meter_on_first_use(settings), NullMeter)
+    assert isinstance(install_meter_on_first_use(CarbonSettings()), DeferredMeter)

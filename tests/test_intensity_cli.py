@@ -55,6 +55,8 @@ def test_region_form_matches_the_estimate_command(capsys: pytest.CaptureFixture[
 def test_unknown_region_and_missing_location_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["intensity", "--region", "aws:mars-1", "--json"]) == 2
     assert "unknown cloud region" in capsys.readouterr().err
+    assert main(["intensity", "--zone", "XX-NOPE", "--json"]) == 2
+    assert "--zone: unknown grid zone 'XX-NOPE'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["intensity", "--json"])
     assert exited.value.code == 2

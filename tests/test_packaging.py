@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import re
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,11 @@ FOLDERS = {"otel_carbon": "otel_carbon", "processors": "otel_carbon.processors",
 WIRING_FILES = {"__init__.py", "distro.py", "cli/__init__.py"}
 # ... and only these (the set-up, and the CLI that runs SDK pipelines) the OpenTelemetry SDK.
 SDK_WIRING = {"__init__.py", "distro.py", "cli"}
+
+
+AUDIT_SCRIPT = ROOT / "scripts" / "import_audit.py"
+# Modules the host provides at run time, not pip: rotel's agent embeds its own rotel_sdk.
+HOST_PROVIDED = {"rotel_sdk"}
 
 
 def _pyproject() -> dict:
@@ -44,6 +52,127 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
+
+
+def _import_targets(path: Path) -> set[str]:
+    """Dotted names a file imports, with the imported name appended for ``from X import Y``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared_distributions() -> set[str]:
+    """Distributions in the base dependencies and every user-facing extra (not ``test``)."""
+    project = _pyproject()["project"]
+    requirements = list(project["dependencies"])
+    for extra, listed in project["optional-dependencies"].items():
+        if extra != "test":
+            requirements.extend(listed)
+    return {_normalise(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in requirements}
+
+
+def _distribution_of(dotted: str) -> str | None:
+    """The installed distribution whose files hold the module ``dotted`` (or its longest importable prefix)."""
+    candidates = packages_distributions().get(dotted.split(".")[0], [])
+    parts = dotted.split(".")
+    while parts:
+        relative = "/".join(parts)
+        for dist in candidates:
+            files = [str(f) for f in distribution(dist).files or ()]
+            if any(f in (relative + ".py", relative + "/__init__.py") or f.startswith(relative + "/") for f in files):
+                return dist
+        parts.pop()
+    return None
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    """DESIGN: each optional feature declares what it imports; an import satisfied only by accident fails."""
+    declared = _declared_distributions()
+    undeclared = []
+    for folder in FOLDERS:
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in _import_targets(path):
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "otel_carbon" or top in HOST_PROVIDED:
+                    continue
+                dist = _distribution_of(name)
+                if dist is None or _normalise(dist) not in declared:
+                    undeclared.append(f"{path.relative_to(ROOT)}: {name} ({dist or 'not installed'})")
+    assert not undeclared, "imports without a declared dependency:\n" + "\n".join(sorted(undeclared))
+
+
+def _load_audit():
+    spec = importlib.util.spec_from_file_location("import_audit", AUDIT_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_package(root: Path) -> str:
+    """A package with a clean module, an undeclared import, an optional feature naming its extra, a __main__."""
+    package = root / "otel_carbon_audit_probe"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "fine.py").write_text("import json\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "undeclared.py").write_text("import no_such_distribution_otel_carbon_probe\n")
+    (package / "optional.py").write_text(
+        "from otel_carbon._extras import missing_extra\n"
+        "try:\n    import no_such_extra_otel_carbon_probe\n"
+        "except ModuleNotFoundError as exc:\n    raise missing_extra('collector', exc, 'the probe') from exc\n"
+    )
+    (package / "__main__.py").write_text("raise SystemExit(3)\n")
+    return package.name
+
+
+def test_import_audit_catches_an_undeclared_import_and_accepts_a_named_extra(tmp_path):
+    name = _fake_package(tmp_path)
+    result = subprocess.run([sys.executable, str(AUDIT_SCRIPT), name], check=False, capture_output=True, text=True,
+                            timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": ""}, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{name}.sub.undeclared: ModuleNotFoundError" in result.stderr
+    assert "no_such_distribution_otel_carbon_probe" in result.stderr
+    assert "optional" not in result.stderr and "fine" not in result.stderr and "__main__" not in result.stderr
+    assert "1 need an extra (collector)" in result.stdout
+
+
+def test_import_audit_lists_every_module_and_skips_main(tmp_path):
+    sys.path.insert(0, str(tmp_path))
+    try:
+        name = _fake_package(tmp_path)
+        assert _load_audit().module_names(name) == [name, f"{name}.fine", f"{name}.optional", f"{name}.sub",
+                                                    f"{name}.sub.undeclared"]
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_every_module_of_the_core_imports_here():
+    """(An editable install maps the sibling folders elsewhere: .ci/wheel_smoke audits all of them in the wheel.)"""
+    result = _load_audit().audit("otel_carbon")
+    assert not result.problems
+    assert {"otel_carbon.cli.demo", "otel_carbon.distro", "otel_carbon.intensity.cache"} <= set(result.imported)
+
+
+def test_optional_modules_name_their_extra():
+    from otel_carbon._extras import MissingExtraError, missing_extra
+
+    try:
+        import no_such_module_otel_carbon_probe  # noqa: F401
+    except ModuleNotFoundError as exc:
+        error = missing_extra("collector", exc, "the probe")
+    assert isinstance(error, MissingExtraError) and isinstance(error, ImportError)
+    assert error.extra == "collector" and error.name == "no_such_module_otel_carbon_probe"
+    assert "pip install 'otel-carbon[collector]'" in str(error) and "pip install '.[collector]'" in str(error)
 
 
 def test_every_package_folder_is_listed_in_pyproject():

@@ -1,7 +1,7 @@
 """``otel-carbon demo``: a sample GenAI workload through the real OpenTelemetry pipeline.
 
 No API key and no network.  When the ``openai`` and ``anthropic`` packages are
-installed (``pip install 'otel-carbon[demo]'``), the demo starts an embedded
+installed (the ``demo`` extra: ``pip install '.[demo]'`` from a checkout), the demo starts an embedded
 loopback server that speaks their APIs (:mod:`otel_carbon.demo_server`) and
 makes real SDK calls — plain and streamed — under our instrumentation; the
 SDKs believe they talk to ``api.openai.com`` / ``api.anthropic.com`` (an HTTP

@@ -17,6 +17,7 @@ from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage
 from otel_carbon.footprint import Footprint, compute_footprint, resolve_zone
 from otel_carbon.intensity.cache import IntensityCache
+from otel_carbon.intensity.static import check_zone
 from otel_carbon.intensity.zones import parse_region, zone_for_region
 from otel_carbon.sci import Boundary, Range
 
@@ -58,7 +59,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     catalogue = Catalogue.default()
-    zone = args.zone
+    try:
+        catalogue.check_provider(args.provider)
+    except ValueError as exc:
+        return _fail(f"--provider: {exc}")
+    try:
+        zone = check_zone(args.zone) if args.zone else None
+    except ValueError as exc:
+        return _fail(f"--zone: {exc}")
     if args.region:
         try:
             zone = zone_for_region(*parse_region(args.region))
@@ -93,7 +101,12 @@ def _triple(value: Range) -> dict[str, float]:
 
 
 def footprint_report(footprint: Footprint) -> dict[str, Any]:
-    """The JSON contract of ``otel-carbon estimate`` (J, g CO2e, gCO2e/kWh, USD)."""
+    """The JSON contract of ``otel-carbon estimate`` (J, g CO2e, gCO2e/kWh, USD).
+
+    An unknown provider or zone is refused (exit 2) before this; an unknown model is estimated by
+    the catalogue's fallback class, ``model_match`` ``pattern`` or ``default`` (as ``sci.model.match``
+    on spans and in ``collector ottl`` statements).
+    """
     layers = footprint.layers
     reading = footprint.intensity
     model = footprint.model
@@ -125,8 +138,11 @@ def footprint_report(footprint: Footprint) -> dict[str, Any]:
 def _text(report: dict[str, Any]) -> str:
     energy, carbon = report["energy_j"], report["carbon_g"]
     cost = "n/a" if report["cost_usd"] is None else f"${report['cost_usd']:.6f}"
+    model = (f"model {report['model_class']}" if report["model_match"] == "exact" else
+             f"model NOT IN THE CATALOGUE: estimated by the fallback class {report['model_class']}"
+             f" (model_match {report['model_match']})")
     return (
-        f"model {report['model_class']} ({report['model_match']}), boundary {report['boundary']}\n"
+        f"{model}, boundary {report['boundary']}\n"
         f"energy  {energy['mid']:.3f} J  [{energy['low']:.3f} – {energy['high']:.3f}]\n"
         f"carbon  {carbon['mid']:.6f} g CO2e  [{carbon['low']:.6f} – {carbon['high']:.6f}]"
         f"  at {report['intensity_g_per_kwh']:.0f} gCO2e/kWh ({report['zone']})\n"

@@ -23,6 +23,7 @@ from typing import Any
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import build_intensity
+from otel_carbon.intensity.static import check_zone
 from otel_carbon.intensity.zones import Location, parse_region, region_info
 
 
@@ -74,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _location(args: argparse.Namespace) -> Location:
     if args.zone:
-        return Location(args.zone.strip().upper())
+        try:
+            return Location(check_zone(args.zone))
+        except ValueError as exc:
+            raise ValueError(f"--zone: {exc}") from None
     provider, region = parse_region(args.region)
     info = region_info(provider, region)
     if info is None:

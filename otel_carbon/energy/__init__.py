@@ -13,7 +13,9 @@ no RAPL, no permission) it is a meter whose windows return ``None``, and the
 span falls back to estimation.
 
 ``install_meter(settings)`` builds the real meter (NVML GPUs, the host's RAPL
-or CPU model) and makes it the default; see ``docs/energy.md``.
+or CPU model) and makes it the default; ``install_meter_on_first_use`` (the
+set-up's choice) defers that to the first window, i.e. the first local-inference
+call; see ``docs/energy.md``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from otel_carbon.energy.meter import (
 
 _LAZY = {
     "install_meter": "otel_carbon.energy.install",
+    "install_meter_on_first_use": "otel_carbon.energy.install",
     "DeviceMeter": "otel_carbon.energy.measured",
     "register_hw_metrics": "otel_carbon.energy.metrics",
 }
@@ -44,12 +47,13 @@ __all__ = [
     "Window",
     "default_meter",
     "install_meter",
+    "install_meter_on_first_use",
     "register_hw_metrics",
     "set_default_meter",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from otel_carbon.energy.install import install_meter
+    from otel_carbon.energy.install import install_meter, install_meter_on_first_use
     from otel_carbon.energy.measured import DeviceMeter
     from otel_carbon.energy.metrics import register_hw_metrics
 

@@ -147,7 +147,8 @@ class Rapl:
                 max_range = int((path / "max_energy_range_uj").read_text())
             except PermissionError:
                 log_once(logger, "rapl.permission", "otel-carbon: RAPL at %s is not readable by this user "
-                         "(energy_uj is root-only since Linux 5.10); using the CPU power model", base)
+                         "(energy_uj is root-only since Linux 5.10); using the CPU power model", base,
+                         level=logging.INFO)
                 return None
             except (OSError, ValueError):
                 continue
@@ -321,6 +322,6 @@ def open_host(*, rapl_path: str | Path, proc_root: str | Path = "/proc", tdp_w: 
         tdp_w = per_package * sockets if per_package is not None else DEFAULT_W_PER_THREAD * threads
         if rapl is None and per_package is None:
             log_once(logger, "host.tdp", "otel-carbon: CPU %r not in the TDP table; assuming %.0f W "
-                     "(%.0f W per logical CPU)", model, tdp_w, DEFAULT_W_PER_THREAD)
+                     "(%.0f W per logical CPU)", model, tdp_w, DEFAULT_W_PER_THREAD, level=logging.INFO)
     return HostDevice(proc, rapl=rapl, tdp_w=tdp_w, memory_w_per_gb=memory_w_per_gb, stale_s=stale_s,
                       name=model or "host")

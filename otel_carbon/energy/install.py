@@ -1,12 +1,18 @@
-"""Build the process-wide meter from settings: NVML GPUs plus the host, or the null meter."""
+"""Build the process-wide meter from settings: NVML GPUs plus the host, or the null meter.
+
+``install_meter`` builds it now; ``install_meter_on_first_use`` (what the set-up calls) defers
+the build to the first measurement window — the first local-inference call — so an app that only
+calls remote APIs never probes NVML, RAPL or ``/proc`` and logs nothing about them.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
 import os
+import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from otel_carbon._log import log_once
@@ -14,7 +20,7 @@ from otel_carbon.config import CarbonSettings
 from otel_carbon.energy.device import Device
 from otel_carbon.energy.host import open_host
 from otel_carbon.energy.measured import DeviceMeter
-from otel_carbon.energy.meter import EnergyMeter, NullMeter, set_default_meter
+from otel_carbon.energy.meter import EnergyMeter, NullMeter, Window, set_default_meter
 from otel_carbon.energy.nvml import discover_gpus
 
 logger = logging.getLogger(__name__)
@@ -27,7 +33,8 @@ def import_nvml() -> ModuleType | None:
             warnings.simplefilter("ignore", FutureWarning)  # the "pynvml" shim package warns on import
             return importlib.import_module("pynvml")
     except ImportError as exc:
-        log_once(logger, "nvml.import", "otel-carbon: pynvml not installed; no GPU energy measurement (%s)", exc)
+        log_once(logger, "nvml.import", "otel-carbon: pynvml not installed; no GPU energy measurement (%s)", exc,
+                 level=logging.INFO)
         return None
 
 
@@ -63,8 +70,55 @@ def install_meter(settings: CarbonSettings | None = None, *, nvml: ModuleType | 
                                     attribution=settings.energy_attribution)
             else:
                 log_once(logger, "meter.none", "otel-carbon: no device energy can be measured here; "
-                         "spans use estimated energy")
+                         "spans use estimated energy", level=logging.INFO)
         except Exception as exc:
             log_once(logger, "meter.install", "otel-carbon: energy meter unavailable: %r", exc)
+    set_default_meter(meter)
+    return meter
+
+
+class DeferredMeter:
+    """The process meter, built by ``build`` when the first window opens (that first ``start`` pays for
+    device discovery, once); ``on_ready`` then gets the built meter (e.g. to export its ``hw.*`` metrics).
+    Never raises: a failed build or ``on_ready`` is logged once and windows measure nothing."""
+
+    def __init__(self, build: Callable[[], EnergyMeter],
+                 on_ready: Callable[[EnergyMeter], None] | None = None) -> None:
+        self._build = build
+        self._on_ready = on_ready
+        self._meter: EnergyMeter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> EnergyMeter | None:
+        """The meter once built, else ``None``."""
+        return self._meter
+
+    def start(self) -> Window:
+        meter = self._meter if self._meter is not None else self._resolve()
+        return meter.start()
+
+    def _resolve(self) -> EnergyMeter:
+        with self._lock:
+            if self._meter is None:
+                meter: EnergyMeter
+                try:
+                    meter = self._build()
+                    if self._on_ready is not None:
+                        self._on_ready(meter)
+                except Exception as exc:
+                    log_once(logger, "meter.deferred", "otel-carbon: energy meter unavailable: %r", exc)
+                    meter = NullMeter()
+                self._meter = meter
+            return self._meter
+
+
+def install_meter_on_first_use(settings: CarbonSettings,
+                               on_ready: Callable[[EnergyMeter], None] | None = None) -> EnergyMeter:
+    """Make the process-wide default a :class:`DeferredMeter` over :func:`install_meter` (which, once run,
+    installs the real meter as the default); a :class:`NullMeter` when ``energy_meter`` is off."""
+    meter: EnergyMeter = NullMeter()
+    if settings.energy_meter:
+        meter = DeferredMeter(lambda: install_meter(settings), on_ready)
     set_default_meter(meter)
     return meter

@@ -210,7 +210,8 @@ def discover_gpus(nvml: ModuleType, visible: str | None, *, counter_min_s: float
         handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
         uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
     except nvml.NVMLError as exc:
-        log_once(logger, "nvml.init", "otel-carbon: no GPU energy measurement: NVML unavailable (%s)", exc)
+        log_once(logger, "nvml.init", "otel-carbon: no GPU energy measurement: NVML unavailable (%s)", exc,
+                 level=logging.INFO)
         return []
     except Exception as exc:
         log_once(logger, "nvml.init", "otel-carbon: no GPU energy measurement: NVML failed (%r)", exc)

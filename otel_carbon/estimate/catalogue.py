@@ -188,6 +188,13 @@ class Catalogue:
     def provider(self, name: str | None) -> ProviderSpec | None:
         return self._providers.get(name or "")
 
+    def check_provider(self, name: str) -> ProviderSpec:
+        """The provider ``name`` (a ``gen_ai.provider.name`` value); ``ValueError`` listing the known ones."""
+        spec = self._providers.get(name)
+        if spec is None:
+            raise ValueError(f"unknown provider {name!r} (known: {', '.join(sorted(self._providers))})")
+        return spec
+
     @property
     def providers(self) -> Mapping[str, ProviderSpec]:
         return self._providers

@@ -58,6 +58,17 @@ class StaticIntensity:
         return IntensityReading(WORLD, self._table[WORLD], self._source, fallback=True)
 
 
+def check_zone(zone: str) -> str:
+    """``zone`` upper-cased if the shipped table holds it or a coarser zone of it (``US-CAL-CISO`` → ``US``),
+    or it is ``WORLD``; else ``ValueError`` (a typo would otherwise be priced at the world average)."""
+    key = zone.strip().upper()
+    if key != WORLD and _shipped().lookup(key).zone == WORLD:
+        raise ValueError(
+            f"unknown grid zone {zone!r}: expected a country code such as FR, a sub-zone such as US-CAL-CISO, or WORLD"
+        )
+    return key
+
+
 def sub_national_averages() -> dict[str, float]:
     """gCO2e/kWh per grid zone from cloud regions with a published annual figure.
 
