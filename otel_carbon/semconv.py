@@ -138,6 +138,24 @@ SCI_MEASURED_DEVICE_ENERGY: Final = "sci.measured.device_energy"  # double[] J, 
 SCI_MEASURED_SHARE: Final = "sci.measured.share"  # 0..1, this window's part of the energy measured while it was open
 SCI_MEASURED_ISSUES: Final = "sci.measured.issues"  # string[], e.g. "GPU-…:lost", "GPU-…:mig-shared", "host:failed"
 
+# Carbon-aware routing decisions (otel_carbon.routing), on the span current at the decision.
+SCI_ROUTING_CHOSEN: Final = "sci.routing.chosen"  # deployment name
+SCI_ROUTING_ZONE: Final = "sci.routing.zone"  # the chosen deployment's grid zone
+SCI_ROUTING_CANDIDATES: Final = "sci.routing.candidates"  # string[], eligible deployments ranked, chosen first
+SCI_ROUTING_EXCLUDED: Final = "sci.routing.excluded"  # string[], "name:constraint"
+SCI_ROUTING_CARBON: Final = "sci.routing.carbon"  # g CO2e, estimate for the chosen deployment
+SCI_ROUTING_COST_CHOICE: Final = "sci.routing.cost_choice"  # deployment a cost-only router would pick
+SCI_ROUTING_COST_CHOICE_CARBON: Final = "sci.routing.cost_choice.carbon"  # g CO2e
+SCI_ROUTING_SAVED: Final = "sci.routing.saved"  # g CO2e, cost choice minus chosen (>= 0)
+SCI_ROUTING_COST_DELTA: Final = "sci.routing.cost_delta"  # USD, chosen minus cost choice
+SCI_ROUTING_INTENSITY_FALLBACK: Final = "sci.routing.intensity_fallback"  # bool, static stood in for live
+# Temporal shifting (otel_carbon.routing.shift).
+SCI_SHIFT_ZONE: Final = "sci.shift.zone"
+SCI_SHIFT_DELAY: Final = "sci.shift.delay"  # s, planned wait before starting
+SCI_SHIFT_NOW_INTENSITY: Final = "sci.shift.now_intensity"  # gCO2e/kWh expected when starting now
+SCI_SHIFT_EXPECTED_INTENSITY: Final = "sci.shift.expected_intensity"  # gCO2e/kWh expected at the planned start
+SCI_SHIFT_FALLBACK: Final = "sci.shift.fallback"  # bool, no usable forecast: started now
+
 #: Every attribute enrichment writes; a span carrying SCI_CARBON is left alone.
 SCI_OUTPUT_KEYS: Final = (
     SCI_ENERGY,
@@ -184,6 +202,10 @@ METRIC_INTENSITY_AGE: Final = "sci.intensity.age"  # gauge, s, per zone + source
 METRIC_INTENSITY_REFRESHES: Final = "sci.intensity.refreshes"  # counter, {refresh}, per provider
 METRIC_INTENSITY_REFRESH_FAILURES: Final = "sci.intensity.refresh.failures"  # counter, per provider + error.type
 SCI_INTENSITY_PROVIDER: Final = "sci.intensity.provider"  # dimension of the health metrics
+
+METRIC_ROUTING_SAVED: Final = "sci.routing.saved"  # counter, g, carbon saved against the cost-only choice
+METRIC_ROUTING_DECISIONS: Final = "sci.routing.decisions"  # counter, {decision}
+METRIC_SHIFT_SAVED: Final = "sci.shift.saved"  # counter, g, carbon saved against starting now (measured energy)
 
 # Metric dimension names.
 DIM_PROVIDER: Final = GEN_AI_PROVIDER_NAME

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "demo": "otel_carbon.cli.demo",
     "estimate": "otel_carbon.cli.estimate",
     "intensity": "otel_carbon.cli.intensity",
+    "route": "otel_carbon.cli.route",
+    "run": "otel_carbon.cli.run",
     "collector": "otel_carbon.collector.command",
 }
 
