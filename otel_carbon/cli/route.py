@@ -131,10 +131,11 @@ def decision_report(decision: Decision) -> dict[str, Any]:
 
 
 def _text(report: dict[str, Any]) -> str:
-    lines = [
+    headline = (
         f"chosen {report['chosen']}: {report['carbon_g']:.6f} g CO2e, "
         f"saving {report['saved_g_vs_cheapest']:.6f} g against the cheapest ({report['cost_choice']})"
-    ]
+    )
+    lines = [headline]
     for rank, item in enumerate(report["candidates"], 1):
         cost = "n/a" if item["cost_usd"] is None else f"${item['cost_usd']:.6f}"
         flag = ", fallback" if item["intensity_fallback"] else ""

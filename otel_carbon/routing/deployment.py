@@ -102,7 +102,7 @@ def load_deployments(path: str | Path) -> list[Deployment]:
 
 def _parse(text: str, path: str | Path) -> Any:
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped]  # the routing extra
     except ImportError:
         try:
             return json.loads(text)

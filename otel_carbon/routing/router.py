@@ -50,7 +50,8 @@ Constraint = Literal["allowed_regions", "min_quality", "max_latency_ms", "max_co
 
 #: ISO 3166 codes the ``EU`` residency shorthand stands for (the 27 member states).
 EU_COUNTRIES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE HU".split()
+    {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT"}
+    | {"LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "HU"}
 )
 DEFAULT_MAX_INTENSITY_AGE_S = 3 * 3600.0
 DEFAULT_TIE_TOLERANCE = 0.01
@@ -158,7 +159,7 @@ class _FreshOrStatic:
 
 
 class CarbonRouter:
-    """Chooses among ``deployments`` for each request (see the module docstring for the rules).
+    """Chooses among ``deployments`` (or those given per request) for each request (rules: module docstring).
 
     ``intensity`` is any :class:`IntensityLookup` (the live cache from
     ``build_intensity``; default the static table).  Thread-safe.
@@ -166,7 +167,7 @@ class CarbonRouter:
 
     def __init__(
         self,
-        deployments: Sequence[Deployment],
+        deployments: Sequence[Deployment] = (),
         *,
         intensity: IntensityLookup | None = None,
         settings: CarbonSettings | None = None,
@@ -175,8 +176,6 @@ class CarbonRouter:
         tie_tolerance: float = DEFAULT_TIE_TOLERANCE,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not deployments:
-            raise ValueError("a router needs at least one deployment")
         self.deployments = tuple(deployments)
         static = getattr(intensity, "static", None)
         static = static if isinstance(static, StaticIntensity) else StaticIntensity.shipped()
@@ -212,13 +211,17 @@ class CarbonRouter:
     ) -> Decision:
         """The decision for one request; raises :class:`NoDeploymentError` when nothing is eligible.
 
-        ``deployments`` narrows the choice to a subset (e.g. one LiteLLM model group).
+        ``deployments`` replaces the router's own for this request (e.g. one LiteLLM model group);
+        raises ``ValueError`` when there are none at all.
         """
         constraints = constraints or Constraints()
         usage = TokenUsage(input=max(input_tokens, 0), output=max(output_tokens, 0))
         eligible: list[Candidate] = []
         excluded: list[Exclusion] = []
-        for order, deployment in enumerate(deployments or self.deployments):
+        pool = deployments or self.deployments
+        if not pool:
+            raise ValueError("no deployments to route between")
+        for order, deployment in enumerate(pool):
             candidate = self._estimate(deployment, usage, order)
             exclusion = _exclusion(candidate, constraints)
             if exclusion is None:
