@@ -139,24 +139,25 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         """Feed an observed latency (ms) of a deployment into its p95."""
         self._carbon.observe_latency(deployment_id, latency_ms)
 
-    async def async_get_available_deployment(
+    # LiteLLM's base declares None; the router uses the model_list entry returned.
+    async def async_get_available_deployment(  # type: ignore[override]
         self,
         model: str,
         messages: list[dict[str, str]] | None = None,
         input: str | list | None = None,
         specific_deployment: bool | None = False,
         request_kwargs: dict | None = None,
-    ) -> dict[str, Any]:  # type: ignore[override]  # LiteLLM's base declares None; the router uses the entry
+    ) -> dict[str, Any]:
         return self.get_available_deployment(model, messages, input, specific_deployment, request_kwargs)
 
-    def get_available_deployment(
+    def get_available_deployment(  # type: ignore[override]
         self,
         model: str,
         messages: list[dict[str, str]] | None = None,
         input: str | list | None = None,
         specific_deployment: bool | None = False,
         request_kwargs: dict | None = None,
-    ) -> dict[str, Any]:  # type: ignore[override]
+    ) -> dict[str, Any]:
         """The ``model_list`` entry to call; raises ``NoDeploymentError`` when none meets the limits."""
         entries = self._entries(model, bool(specific_deployment))
         if len(entries) == 1 and specific_deployment:
