@@ -48,20 +48,21 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
         self.server.requests.append((self.path, dict(self.headers), body))
         model = str(body.get("model", ""))
+        path = self.path.partition("?")[0]  # Azure OpenAI adds ?api-version=…
         if model == "fail-400":
             return self._json({"error": {"message": "bad request", "type": "invalid_request_error"}}, 400)
         if model == "fail-500":
             return self._json({"error": {"message": "boom", "type": "server_error"}}, 500)
         if model == "fail-slow":
             time.sleep(1.5)
-        if self.path.endswith("/chat/completions"):
+        if path.endswith("/chat/completions"):
             return self._chat(body, model)
-        if self.path.endswith("/embeddings"):
+        if path.endswith("/embeddings"):
             return self._json({"object": "list", "model": model, "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
                                "usage": {"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS}})
-        if self.path.endswith("/responses"):
+        if path.endswith("/responses"):
             return self._responses(body, model)
-        if self.path.endswith("/messages"):
+        if path.endswith("/messages"):
             return self._messages(body, model)
         self._json({"error": {"message": "not found"}}, 404)
 
