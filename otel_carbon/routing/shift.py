@@ -138,19 +138,22 @@ def wait_for_cleanest(
     duration: timedelta | None = None,
     cache: IntensityCache | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> Plan:
     """Plan, record the plan on the current span, sleep until its start, and return it.
 
-    ``cache`` defaults to :func:`live_intensity` from the environment.
+    ``cache`` defaults to :func:`live_intensity` from the environment;
+    ``clock`` (epoch s) is "now" for the plan.
     """
     from otel_carbon.routing.record import default_recorder
 
     location = location_of(zone, region)
+    now = datetime.fromtimestamp(clock(), timezone.utc)
     if cache is None:
         with live_intensity(location) as live:
-            plan = plan_start(live, location.zone, within, duration)
+            plan = plan_start(live, location.zone, within, duration, now=now)
     else:
-        plan = plan_start(cache, location.zone, within, duration)
+        plan = plan_start(cache, location.zone, within, duration, now=now)
     default_recorder().shift(plan)
     if plan.delay_s > 0:
         sleep(plan.delay_s)
@@ -165,6 +168,7 @@ def deferrable(
     duration: timedelta | None = None,
     cache: IntensityCache | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorator: each call waits for the cleanest start (:func:`wait_for_cleanest`), then runs."""
     location_of(zone, region)  # bad arguments fail at decoration time
@@ -173,7 +177,7 @@ def deferrable(
         @functools.wraps(function)
         def deferred(*args: P.args, **kwargs: P.kwargs) -> R:
             wait_for_cleanest(
-                zone=zone, region=region, within=within, duration=duration, cache=cache, sleep=sleep
+                zone=zone, region=region, within=within, duration=duration, cache=cache, sleep=sleep, clock=clock
             )
             return function(*args, **kwargs)
 
