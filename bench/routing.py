@@ -125,7 +125,7 @@ def _latency_class(rng: random.Random) -> float:
 
 def temporal(static: StaticIntensity) -> dict[str, Any]:
     zones = ["GB", "DE", "FR", "US-MIDA-PJM"]
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for index, submit_hour in enumerate(range(0, 24, 2)):
         zone, hours = zones[index % len(zones)], 1 + index % 3
         submitted = DAY + timedelta(hours=submit_hour)

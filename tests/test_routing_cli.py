@@ -74,7 +74,7 @@ def test_route_prints_the_choice_the_saving_and_the_ranking(capsys, deployments:
     assert (report["chosen"], report["cost_choice"]) == ("sweden", "virginia")
     assert report["saved_g_vs_cheapest"] > 0 and report["carbon_g"] > 0
     ranked = [c["carbon_g"] for c in report["candidates"]]
-    assert [c["name"] for c in report["candidates"]][0] == "sweden" and ranked == sorted(ranked)
+    assert report["candidates"][0]["name"] == "sweden" and ranked == sorted(ranked)
     poland = next(c for c in report["candidates"] if c["name"] == "poland")
     assert poland["cost_usd"] == pytest.approx((1000 * 0.15 + 300 * 0.60) / 1e6)  # catalogue price (exact match)
 

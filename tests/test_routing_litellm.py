@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map from the network
 
@@ -108,6 +109,22 @@ def test_decision_on_the_callers_span(regions) -> None:
     assert attrs[sc.SCI_ROUTING_COST_CHOICE] == "virginia"  # same price, faster
     assert attrs[sc.SCI_ROUTING_SAVED] > 0
     assert API_KEY not in repr(dict(attrs))
+
+
+def test_observed_latencies_replace_the_configured_p95(regions) -> None:
+    servers, grid = regions
+    router, strategy = build_router(servers, grid)
+    assert strategy.latency_ms("sweden") == 1400.0
+    for _ in range(20):  # LATENCY_MIN_SAMPLES calls, all to the cleanest region
+        router.completion(model="assistant", messages=MESSAGES, max_tokens=5)
+    assert hits(servers)["sweden"] == 20
+    observed = strategy.latency_ms("sweden")
+    for _ in range(100):  # LiteLLM runs sync success callbacks on a background thread
+        if observed != 1400.0:
+            break
+        time.sleep(0.05)
+        observed = strategy.latency_ms("sweden")
+    assert observed is not None and observed < 1400.0  # loopback answers are far faster
 
 
 def test_model_list_entries_and_token_estimates() -> None:

@@ -12,18 +12,22 @@ fields of :mod:`otel_carbon.routing.deployment`): ``region``
 catalogue.  A request's tokens are estimated as characters / 4 for input and
 ``max_tokens`` (else ``default_output_tokens``) for output; per-request limits
 go in ``metadata={"carbon": {"max_latency_ms": …, "allowed_regions": [...]}}``.
-Deployments LiteLLM has cooled down are skipped while others remain.
+Deployments LiteLLM has cooled down are skipped while others remain;
+successful calls' latencies feed each deployment's observed p95 (a
+``litellm.callbacks`` entry added by :meth:`CarbonRoutingStrategy.install`).
 Each decision is recorded on the current span and in ``sci.routing.*`` metrics.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 try:
     import litellm
+    from litellm.integrations.custom_logger import CustomLogger
     from litellm.router import CustomRoutingStrategyBase
 except ImportError as exc:  # pragma: no cover - exercised where litellm is absent
     raise ImportError(
@@ -130,10 +134,25 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         self._recorder = recorder or default_recorder()
         self._carbon = CarbonRouter(intensity=intensity, settings=settings, catalogue=catalogue)
 
-    def install(self) -> CarbonRoutingStrategy:
-        """Make this the router's strategy (``Router.set_custom_routing_strategy``); returns self."""
+    def install(self, *, observe_latency: bool = True) -> CarbonRoutingStrategy:
+        """Make this the router's strategy (``Router.set_custom_routing_strategy``); returns self.
+
+        ``observe_latency`` adds a LiteLLM callback (``litellm.callbacks``) that
+        feeds each successful call's latency into its deployment's p95.
+        """
         self.router.set_custom_routing_strategy(self)
+        if observe_latency:
+            _OBSERVER.strategies.add(self)
+            if _OBSERVER not in litellm.callbacks:
+                litellm.callbacks.append(_OBSERVER)
         return self
+
+    def latency_ms(self, deployment_id: str) -> float | None:
+        """The p95 (ms) routing uses for a deployment: observed from 20 calls on, else configured."""
+        entry = self.router.get_deployment(model_id=deployment_id)
+        if entry is None:
+            return None
+        return self._carbon.latency_ms(deployment_of(entry.model_dump(exclude_none=True)))
 
     def observe_latency(self, deployment_id: str, latency_ms: float) -> None:
         """Feed an observed latency (ms) of a deployment into its p95."""
@@ -212,3 +231,33 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         warm = [d for d in described if d.name not in cooling]
         return warm or described
 
+
+
+class _LatencyObserver(CustomLogger):  # type: ignore[misc]
+    """Feeds successful calls' latencies (ms) to every installed strategy whose router has that deployment.
+
+    One instance for the process: LiteLLM keeps one callback of a class.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strategies: weakref.WeakSet[CarbonRoutingStrategy] = weakref.WeakSet()
+
+    def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        try:
+            model_info = (kwargs.get("litellm_params") or {}).get("model_info") or {}
+            deployment_id = model_info.get("id")
+            if deployment_id is None:
+                return
+            latency_ms = (end_time - start_time).total_seconds() * 1000.0
+            for strategy in list(self.strategies):
+                if strategy.router.get_deployment(model_id=str(deployment_id)) is not None:
+                    strategy.observe_latency(str(deployment_id), latency_ms)
+        except Exception:
+            log_once(_logger, "routing.litellm.latency", "otel-carbon: cannot read a LiteLLM latency", exc_info=True)
+
+    async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        self.log_success_event(kwargs, response_obj, start_time, end_time)
+
+
+_OBSERVER = _LatencyObserver()
