@@ -129,7 +129,7 @@ class Decision:
     @property
     def saved_g(self) -> float:
         """Carbon of the cost-only choice minus the chosen one's, g CO2e (>= 0 by the tie rule)."""
-        return max(self.cost_choice.carbon_g - self.chosen.carbon_g, 0.0)
+        return self.cost_choice.carbon_g - self.chosen.carbon_g
 
     @property
     def cost_delta_usd(self) -> float | None:
