@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+import signal
+import subprocess
+import sys
 
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otlp_receiver import OTLPReceiver
 from ledger_support import PostgresServer, Recorder, accountant, count_calls, pg_bin
 
 from otel_carbon.ledger import LedgerSchemaTooNew, LedgerSink, LedgerUnavailable, open_ledger
@@ -83,3 +94,65 @@ def test_password_never_in_errors(server):
     with pytest.raises(LedgerUnavailable) as info:
         open_ledger(url, timeout_s=2)
     assert "hunter2" not in str(info.value)
+
+
+def start_gateway(upstream_port: int, ledger_url: str) -> tuple[subprocess.Popen, int]:
+    """``otel-carbon collector run --ledger URL`` as a process; its OTLP/gRPC port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_CARBON_DIMENSIONS"] = "app.feature"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otel_carbon.cli", "collector", "run", "--listen", "127.0.0.1:0", "--http-port", "0",
+         "--metrics-port", "0", "--upstream", f"127.0.0.1:{upstream_port}", "--ledger", ledger_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = process.stdout.readline()
+    match = re.search(r"OTLP/gRPC on port (\d+)", line)
+    assert match, line + process.stderr.read()
+    return process, int(match[1])
+
+
+def stop_gateway(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def test_through_the_gateway_a_duplicated_export_is_counted_once(url):
+    # A service in any language: plain OpenTelemetry SDK spans with GenAI attributes, no otel-carbon.
+    captured = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc-in-any-language"}))
+    provider.add_span_processor(SimpleSpanProcessor(captured))
+    tracer = provider.get_tracer("app")
+    for i in range(20):
+        tracer.start_span(f"chat {i}", attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 500 + i, "gen_ai.usage.output_tokens": 100,
+            "app.feature": "summarise" if i % 2 else "search"}).end()
+    spans = captured.get_finished_spans()
+    with OTLPReceiver() as upstream:
+        gateway, port = start_gateway(upstream.port, url)
+        exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True)
+        try:
+            assert exporter.export(spans) == SpanExportResult.SUCCESS
+            assert exporter.export(spans) == SpanExportResult.SUCCESS  # a retried export
+        finally:
+            exporter.shutdown()
+            stop_gateway(gateway)
+        restarted, port = start_gateway(upstream.port, url)  # a new process: only the ledger remembers
+        exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True)
+        try:
+            assert exporter.export(spans) == SpanExportResult.SUCCESS
+        finally:
+            exporter.shutdown()
+            stop_gateway(restarted)
+    assert len(upstream.spans) == 60  # every export was forwarded: the upstream saw each span three times
+    first = upstream.spans[:20]  # the first export, counted by the gateway
+    assert all(attrs.get("sci.counted") for _, attrs in first)
+    counted = [attrs for _, attrs in first]
+    with open_ledger(url) as ledger:
+        total = ledger.totals()[0]
+        assert total.calls == 20
+        assert math.isclose(total.carbon_g, sum(a["sci.carbon"] for a in counted), rel_tol=1e-9)
+        by_feature = {r.group["feature"]: r for r in ledger.totals(by=("feature", "service"))}
+        assert {f: r.calls for f, r in by_feature.items()} == {"summarise": 10, "search": 10}
+        assert by_feature["search"].group["service"] == "svc-in-any-language"
+        expected = sum(a["sci.carbon"] for name, a in first if int(name.split()[1]) % 2 == 0)
+        assert math.isclose(by_feature["search"].carbon_g, expected, rel_tol=1e-9)
