@@ -24,12 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from ledger_support import PostgresServer, accountant, pg_bin  # noqa: E402
+from ledger_support import PostgresServer, accountant, pg_bin
 
-from otel_carbon.accounting import CountedCall  # noqa: E402
-from otel_carbon.ledger import LedgerSink, open_ledger  # noqa: E402
-from otel_carbon.ledger import schema as sch  # noqa: E402
-from otel_carbon.report import build_report, parse_period  # noqa: E402
+from otel_carbon.accounting import CountedCall
+from otel_carbon.ledger import LedgerSink, open_ledger
+from otel_carbon.ledger import schema as sch
+from otel_carbon.report import build_report, parse_period
 
 QUARTER = parse_period("2026-Q3")
 

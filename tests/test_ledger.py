@@ -161,10 +161,9 @@ def test_a_corrupt_file_is_a_clear_error_never_a_total(tmp_path, url):
     for offset in range(3 * page, len(data) - page, 7 * page):
         data[offset:offset + 200] = b"\xff" * 200
     path.write_bytes(bytes(data))
-    with pytest.raises(LedgerCorrupt):
-        with open_ledger(url) as ledger:
-            ledger.check()
-            ledger.totals()
+    with pytest.raises(LedgerCorrupt), open_ledger(url) as ledger:
+        ledger.check()
+        ledger.totals()
 
 
 def test_missing_file_without_create_is_unavailable(tmp_path):
@@ -270,3 +269,26 @@ def test_ledger_settings_and_urls():
     assert parse_ledger_url("sqlite:////abs/l.db").target == "/abs/l.db"
     pg = parse_ledger_url("postgresql://user:s3cret@db:5432/carbon")
     assert "s3cret" not in pg.redacted() and "db:5432" in pg.redacted()
+
+
+def test_configure_writes_the_calls_its_processor_counts(url):
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_carbon import configure
+
+    exporter = InMemorySpanExporter()
+    setup = configure(exporter=exporter, metric_readers=[InMemoryMetricReader()], set_global=False, ledger=url,
+                      zone="FR", dimensions=("app.feature",))
+    tracer = setup.tracer_provider.get_tracer("another-genai-instrumentation")
+    for i in range(3):
+        tracer.start_span(f"chat {i}", attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "claude-3-5-haiku-20241022", "gen_ai.usage.input_tokens": 300,
+            "gen_ai.usage.output_tokens": 90, "app.feature": "triage"}).end()
+    setup.shutdown()  # flushes the ledger writer
+    spans = [s.attributes for s in exporter.get_finished_spans()]
+    with open_ledger(url) as ledger:
+        (row,) = ledger.totals(by=("feature", "provider"))
+        assert row.group == {"feature": "triage", "provider": "anthropic"} and row.calls == 3
+        assert math.isclose(row.carbon_g, sum(a["sci.carbon"] for a in spans), rel_tol=1e-9)

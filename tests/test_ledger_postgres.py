@@ -10,13 +10,13 @@ import subprocess
 import sys
 
 import pytest
+from ledger_support import PostgresServer, Recorder, accountant, count_calls, pg_bin
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otlp_receiver import OTLPReceiver
-from ledger_support import PostgresServer, Recorder, accountant, count_calls, pg_bin
 
 from otel_carbon.ledger import LedgerSchemaTooNew, LedgerSink, LedgerUnavailable, open_ledger
 from otel_carbon.ledger import schema as sch
