@@ -170,13 +170,14 @@ class LedgerSink:
         return True
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Write what is queued (up to ``timeout_s``), then stop; calls left are counted as dropped."""
+        """Write what is queued, then stop, within about ``timeout_s``; calls left are counted as dropped."""
         if self._stopping:
             return
+        deadline = time.monotonic() + timeout_s
         self.flush(timeout_s)
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout_s)
+        self._thread.join(max(0.1, deadline - time.monotonic()))
         left = list(self._queue)
         self._queue.clear()
         pending, self._pending = self._pending, []
