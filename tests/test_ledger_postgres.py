@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otlp_receiver import OTLPReceiver
 
+from otel_carbon.cli import main
 from otel_carbon.ledger import LedgerSchemaTooNew, LedgerSink, LedgerUnavailable, open_ledger
 from otel_carbon.ledger import schema as sch
 
@@ -39,7 +41,7 @@ def url(server) -> str:
     return server.new_database()
 
 
-def test_line_items_grouped_by_feature_and_counted_once(url):
+def test_line_items_grouped_by_feature_and_counted_once(url, capsys):
     sink = LedgerSink(url)
     seen: list = []
     carbons = count_calls(accountant((sink, Recorder(seen))), 30)
@@ -56,6 +58,11 @@ def test_line_items_grouped_by_feature_and_counted_once(url):
         assert by_feature["search"].group["scope"] == "scope3.1"
         days = ledger.totals(by=("day",))
         assert len(days) in (1, 2) and all(len(r.group["day"]) == 10 for r in days)
+    year = days[0].group["day"][:4]
+    assert main(["report", "--ledger", url, "--period", year, "--by", "feature", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["calls"] == 30 and math.isclose(doc["totals"]["carbon_g"], sum(carbons), rel_tol=1e-9)
+    assert doc["scopes"]["scope3_cat1"]["calls"] == 30 and "postgres@" in doc["ledger"]
 
 
 def test_an_unreachable_server_is_retried_until_it_is_back(server, url):
