@@ -148,7 +148,7 @@ class LedgerSink:
                 pass
             return
         queue.append(call)
-        if len(queue) >= self._batch_size:
+        if len(queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
     # --- control ---------------------------------------------------------------------------
