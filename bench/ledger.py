@@ -105,13 +105,15 @@ def writer_rate(calls: list[CountedCall], url: str) -> float:
     return len(calls) / elapsed
 
 
-def _rows(n: int, offset: int = 0) -> Any:
-    """Synthetic line items over the quarter (three features, two scopes, two zones)."""
+def _rows(n: int, offset: int = 0, total: int | None = None) -> Any:
+    """Synthetic line items spread evenly over the quarter in time order, as writers append them (three
+    features, two scopes, two zones)."""
     span = int((QUARTER.end - QUARTER.start).total_seconds() * 1e9)
     start = int(QUARTER.start.timestamp()) * 10**9
+    step = span // max(1, total or n)
     for i in range(offset, offset + n):
         local = i % 5 == 0
-        yield (f"{i >> 8:032x}", f"{i:016x}", start + (i * 7919) % span, "svc", "transformers" if local else "openai",
+        yield (f"{i >> 8:032x}", f"{i:016x}", start + i * step, "svc", "transformers" if local else "openai",
                "m-local" if local else "gpt-4o-mini", "chat", "FR" if local else "US",
                json.dumps({"app.feature": ("a", "b", "c")[i % 3]}), "local" if local else "hosted",
                "scope2" if local else "scope3.1", "comprehensive", "measured" if local else "estimated",
@@ -123,7 +125,7 @@ def seed_sqlite(url: str, rows: int) -> None:
     with open_ledger(url) as ledger:
         batch = 100_000
         for offset in range(0, rows, batch):
-            ledger.insert(list(_rows(min(batch, rows - offset), offset)))
+            ledger.insert(list(_rows(min(batch, rows - offset), offset, rows)))
 
 
 def seed_postgres(url: str, rows: int) -> None:
