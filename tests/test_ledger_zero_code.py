@@ -58,3 +58,16 @@ def test_a_ten_percent_sampled_run_is_still_complete(tmp_path, capsys):
     assert doc["totals"]["calls"] == 40
     assert math.isclose(doc["totals"]["carbon_g"], reference["totals"]["carbon_g"], rel_tol=1e-9)
     assert {r["feature"]: r["calls"] for r in doc["rows"]} == {"summarise": 20, "search": 20}
+
+
+def test_an_unusable_ledger_never_breaks_the_app(tmp_path, capsys):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database" * 500)
+    with LLMServer() as server, OTLPReceiver() as receiver:
+        result = run_app(receiver, server, APP, LLM_CALLS="6", OTEL_CARBON_LEDGER=f"sqlite:///{garbage}",
+                         OTEL_CARBON_DIMENSIONS="app.feature")
+    assert result.returncode == 0 and "ledger app done" in result.stdout, result.stderr
+    assert len([n for n, a in receiver.spans if n.startswith("chat") and a.get("sci.counted")]) == 6
+    assert result.stderr.count("not a readable otel-carbon ledger") == 1  # said once
+    assert main(["report", "--ledger", f"sqlite:///{garbage}", "--period", "2026"]) == 2
+    assert "not a readable otel-carbon ledger" in capsys.readouterr().err
