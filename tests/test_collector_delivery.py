@@ -199,3 +199,16 @@ def test_an_http_sender_that_gave_up_is_counted_as_a_suspected_duplicate(context
             counted.wait(0.05)
         assert gateway.http.abandoned_items == SPANS
         assert gateway.forwarder.ambiguous_items == 0  # the upstream call itself succeeded
+
+
+def test_cli_rejects_bad_upstream_options_in_one_line(monkeypatch, capsys):
+    from otel_carbon.cli import main
+
+    assert main(["collector", "--upstream", "https://x:1", "--upstream-ca", "/no/such/ca.pem"]) == 2
+    assert "--upstream-ca: no such file" in capsys.readouterr().err
+    assert main(["collector", "--upstream", "x:1", "--upstream-timeout-s", "0"]) == 2
+    assert "timeouts must be positive" in capsys.readouterr().err
+    monkeypatch.setenv("OTEL_CARBON_COLLECTOR_UPSTREAM_HEADERS", "authorization-secret-value")
+    assert main(["collector", "--upstream", "x:1"]) == 2
+    error = capsys.readouterr().err
+    assert "upstream header #1" in error and "secret" not in error and error.count("\n") == 1
