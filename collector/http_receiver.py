@@ -293,7 +293,7 @@ class OTLPHttpServer:
             return self._reject(request, 503, "upstream", "upstream unavailable", {"retry-after": "5"}), 0
         except UpstreamRejected as exc:
             return self._reject(request, 400, "upstream_rejected", f"upstream refused the request: {exc}"), 0
-        except Exception:  # e.g. the retry queue's disk is full: not accepted, so the sender must retry
+        except Exception:  # noqa: BLE001 - e.g. the queue disk is full: not accepted, the sender must retry
             log_once(_logger, "collector.http", "otel-carbon collector could not handle a request", exc_info=True)
             return self._reject(request, 503, "internal", "gateway could not take the request", {"retry-after": "5"}), 0
         answer = SIGNALS[signal][1]().SerializeToString() if content_type == PROTOBUF else b"{}"
