@@ -202,6 +202,19 @@ METRIC_INTENSITY_AGE: Final = "sci.intensity.age"  # gauge, s, per zone + source
 METRIC_INTENSITY_REFRESHES: Final = "sci.intensity.refreshes"  # counter, {refresh}, per provider
 METRIC_INTENSITY_REFRESH_FAILURES: Final = "sci.intensity.refresh.failures"  # counter, per provider + error.type
 SCI_INTENSITY_PROVIDER: Final = "sci.intensity.provider"  # dimension of the health metrics
+# Health of the collector gateway (otel_carbon.collector.health).
+METRIC_GATEWAY_ACCEPTED: Final = "otel_carbon.gateway.accepted"  # counter, {item}, per signal
+METRIC_GATEWAY_REJECTED: Final = "otel_carbon.gateway.rejected"  # counter, {request}, per receiver + reason
+METRIC_GATEWAY_DROPPED: Final = "otel_carbon.gateway.dropped"  # counter, {item}: retry queue full
+METRIC_GATEWAY_RETRIED: Final = "otel_carbon.gateway.retried"  # counter, {request}: queued sends that failed
+METRIC_GATEWAY_AMBIGUOUS: Final = "otel_carbon.gateway.duplicates_suspected"  # counter, {item}: timed-out sends
+METRIC_GATEWAY_QUEUE_SIZE: Final = "otel_carbon.gateway.queue.size"  # gauge, {request} waiting on disk
+METRIC_GATEWAY_QUEUE_AGE: Final = "otel_carbon.gateway.queue.age"  # gauge, s, of the oldest waiting request
+METRIC_GATEWAY_UPSTREAM_DURATION: Final = "otel_carbon.gateway.upstream.duration"  # histogram, s, per outcome
+DIM_GATEWAY_SIGNAL: Final = "otel_carbon.signal"  # traces | metrics | logs
+DIM_GATEWAY_RECEIVER: Final = "otel_carbon.receiver"  # grpc | http
+DIM_GATEWAY_REASON: Final = "otel_carbon.reason"  # why a request was rejected
+DIM_GATEWAY_OUTCOME: Final = "otel_carbon.outcome"  # ok | unavailable | ambiguous | rejected
 
 METRIC_ROUTING_SAVED: Final = "sci.routing.saved"  # counter, g, carbon saved against the cost-only choice
 METRIC_ROUTING_DECISIONS: Final = "sci.routing.decisions"  # counter, {decision}

@@ -20,7 +20,7 @@ from otlp_receiver import OTLPReceiver
 
 from otel_carbon import semconv as sc
 from otel_carbon.collector.gateway import Gateway
-from otel_carbon.collector.http_receiver import JSON, PROTOBUF, decode
+from otel_carbon.collector.payload import JSON, PROTOBUF, decode
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 
