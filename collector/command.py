@@ -65,6 +65,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tls-cert", help="PEM server certificate: serve both receivers over TLS")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--tls-client-ca", help="PEM CA bundle: require client certificates (mTLS)")
+    parser.add_argument("--count-enriched", action="store_true", default=None,
+                        help="also count in the gateway's carbon metrics the spans that arrive already counted by an "
+                             "app's own otel-carbon (default: off, since such apps export their own carbon metrics)")
     parser.add_argument("--bearer-token-file", help=f"file holding the bearer token clients must send (or ${TOKEN_ENV})")
     parser.set_defaults(handler=main)
 
@@ -191,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
             upstream_timeout_s=args.upstream_timeout_s,
             http_header_timeout_s=args.http_header_timeout_s,
             http_body_timeout_s=args.http_body_timeout_s,
+            count_enriched=bool(args.count_enriched),
         )
     except OSError as exc:
         intensity.close()

@@ -83,10 +83,17 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
     """Enrich, then forward.  ``accountant`` counts the calls (the gateway's metrics); the memory of
     recent GenAI spans keeps one count per call across requests (:mod:`otel_carbon.processors.nesting`)."""
 
-    def __init__(self, forwarder: Forwarder, context: EnrichmentContext, accountant: CarbonAccountant | None) -> None:
+    def __init__(
+        self,
+        forwarder: Forwarder,
+        context: EnrichmentContext,
+        accountant: CarbonAccountant | None,
+        count_enriched: bool = False,
+    ) -> None:
         self._forwarder = forwarder
         self._context = context
         self._accountant = accountant
+        self._count_enriched = count_enriched
         self._nests = CallNests()
         self._lock = threading.Lock()
         self.enriched = 0  #: GenAI spans counted so far
@@ -94,7 +101,7 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
     def enrich(self, request: Any) -> None:
         """Enrich ``request`` in place; on failure leave it as it came (logged once)."""
         try:
-            count = enrich_request(request, self._context, self._accountant, self._nests)
+            count = enrich_request(request, self._context, self._accountant, self._nests, self._count_enriched)
             with self._lock:
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
@@ -151,6 +158,7 @@ class Gateway:
         max_inflight: int = 64,
         http_header_timeout_s: float = 10.0,
         http_body_timeout_s: float = 30.0,
+        count_enriched: bool = False,
     ) -> None:
         security = security or ReceiverSecurity()
         link = upstream if isinstance(upstream, Upstream) else Upstream(upstream)
@@ -172,7 +180,7 @@ class Gateway:
             self.metrics.health.on_attempt if self.metrics else None,
         )
         accountant = CarbonAccountant(context, meter_provider=self.metrics.meter_provider) if self.metrics else None
-        self.traces = TraceRelay(self.forwarder, context, accountant)
+        self.traces = TraceRelay(self.forwarder, context, accountant, count_enriched)
         # No SO_REUSEPORT: gRPC's default would let a second gateway share the port silently.
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
         interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]

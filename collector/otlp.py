@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -12,7 +13,16 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otel_carbon import semconv as sc
 from otel_carbon.processors.accountant import CarbonAccountant
-from otel_carbon.processors.enrich import EnrichmentContext, enrich, is_genai, needs_enrichment, uncounted
+from otel_carbon.processors.enrich import (
+    CallCarbon,
+    EnrichmentContext,
+    InvalidUsage,
+    enrich,
+    is_genai,
+    needs_enrichment,
+    token_usage,
+    uncounted,
+)
 from otel_carbon.processors.nesting import CallNests
 from otel_carbon.semconv import GENAI_MARKER_KEYS
 
@@ -120,6 +130,23 @@ def attributes_wire(attributes: Mapping[str, Any]) -> bytes:
     return b"".join(parts)
 
 
+def _record_enriched(
+    accountant: CarbonAccountant, attributes: Mapping[str, Any], resource: Mapping[str, Any], trace_id: int,
+    span_id: int, end_time_ns: int,
+) -> None:
+    """Record a span counted upstream, from the carbon attributes it carries (malformed ones: not recorded)."""
+    numbers = [attributes.get(key) for key in (sc.SCI_CARBON, sc.SCI_ENERGY, sc.SCI_INTENSITY)]
+    labels = [attributes.get(key) for key in (sc.SCI_INTENSITY_ZONE, sc.SCI_INTENSITY_SOURCE, sc.SCI_ENERGY_METHOD)]
+    if not all(type(n) is float and 0.0 <= n < math.inf for n in numbers) or not all(type(v) is str for v in labels):
+        return
+    try:
+        usage = token_usage(attributes)
+    except InvalidUsage:
+        return
+    carbon = {key: value for key, value in attributes.items() if key.startswith("sci.") or key == sc.GEN_AI_USAGE_COST}
+    accountant.record(CallCarbon(carbon, usage), attributes, resource, trace_id, span_id, end_time_ns)
+
+
 def _id(raw: bytes) -> int:
     return int.from_bytes(raw, "big") if raw else 0
 
@@ -129,6 +156,7 @@ def enrich_request(
     context: EnrichmentContext,
     accountant: CarbonAccountant | None = None,
     nests: CallNests | None = None,
+    count_enriched: bool = False,
 ) -> int:
     """Add carbon attributes, in place, to the GenAI spans of ``request``; return how many were counted.
 
@@ -137,7 +165,9 @@ def enrich_request(
     too), then each span not yet accounted for is either counted — enriched, and
     recorded by ``accountant`` (metrics, ledger) — or marked ``sci.counted=false``
     with its ``sci.carbon.status``.  Spans arriving already accounted for (our
-    instrumentation, an in-process processor) are left as they are.
+    instrumentation, an in-process processor) are left as they are; with
+    ``count_enriched`` the counted ones among them are recorded by ``accountant`` too
+    (for apps that export no carbon metrics of their own).
     """
     nests = nests if nests is not None else CallNests()
     pending: list[tuple[Any, dict[str, Any], Mapping[str, Any], int, int]] = []
@@ -151,11 +181,14 @@ def enrich_request(
                 if not is_genai(attributes):
                     continue
                 trace_id, span_id = _id(span.trace_id), _id(span.span_id)
-                nests.note(trace_id, span_id, _id(span.parent_span_id), counted=attributes.get(sc.SCI_COUNTED) is True)
-                if not needs_enrichment(attributes):
-                    continue
+                counted_upstream = attributes.get(sc.SCI_COUNTED) is True
+                nests.note(trace_id, span_id, _id(span.parent_span_id), counted=counted_upstream)
                 if resource is None:
                     resource = attributes_dict(resource_spans.resource.attributes)
+                if counted_upstream and count_enriched and accountant is not None:
+                    _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
+                if not needs_enrichment(attributes):
+                    continue
                 pending.append((span, attributes, resource, trace_id, span_id))
     counted = 0
     for span, attributes, resource, trace_id, span_id in pending:
