@@ -209,6 +209,20 @@ def test_enrichment_function_is_sdk_free():
     assert not [n for n in _imports(ROOT / "processors" / "enrich.py") if n.startswith("opentelemetry")]
 
 
+@pytest.mark.parametrize("module", ["otel_carbon", "otel_carbon.processors.enrich", "otel_carbon.processors.nesting"])
+def test_what_importing_the_light_modules_actually_loads(module):
+    """Not what they import directly: every module loaded, transitively (the rotel agent's path)."""
+    code = (
+        f"import sys, {module};"
+        "bad = sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('opentelemetry.') else m.split('.')[0]"
+        " for m in sys.modules if m.startswith(('opentelemetry.sdk', 'httpx', 'ssl', 'grpc', 'google.protobuf',"
+        " 'openai', 'anthropic', 'otel_carbon.instrumentations', 'otel_carbon.collector'))});"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_importing_the_core_pulls_in_neither_sdk_nor_subpackages():
     code = (
         "import sys, otel_carbon, otel_carbon.sci, otel_carbon.footprint, otel_carbon.energy, otel_carbon.intensity;"
