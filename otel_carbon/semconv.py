@@ -156,6 +156,20 @@ SCI_SHIFT_NOW_INTENSITY: Final = "sci.shift.now_intensity"  # gCO2e/kWh expected
 SCI_SHIFT_EXPECTED_INTENSITY: Final = "sci.shift.expected_intensity"  # gCO2e/kWh expected at the planned start
 SCI_SHIFT_FALLBACK: Final = "sci.shift.fallback"  # bool, no usable forecast: started now
 
+# The retraining guard's decision span (otel_carbon.gates.retrain): the inputs and
+# the answer.  Its carbon is *expected*, for a job that may not run, so it uses
+# its own names and never adds to the sci.carbon sums of calls.
+SCI_RES_DECISION: Final = "sci.res.decision"  # retrain | skip | defer
+SCI_RES_SCORE: Final = "sci.res.score"  # expected gain (points) per kg CO2e
+SCI_RES_THRESHOLD: Final = "sci.res.threshold"  # points per kg CO2e
+SCI_RES_EXPECTED_GAIN: Final = "sci.res.expected_gain"  # points of the quality metric
+SCI_RES_ENERGY: Final = "sci.res.energy"  # J, the training run's expected energy
+SCI_RES_ENERGY_SOURCE: Final = "sci.res.energy.source"  # given | spans
+SCI_RES_CARBON: Final = "sci.res.carbon"  # g CO2e, expected, at the chosen start
+SCI_RES_INTENSITY: Final = "sci.res.intensity"  # gCO2e/kWh at the chosen start
+SCI_RES_ZONE: Final = "sci.res.zone"
+SCI_RES_WINDOW_START: Final = "sci.res.window.start"  # RFC 3339 UTC, with a deadline
+
 #: Every attribute enrichment writes; a span carrying SCI_CARBON is left alone.
 SCI_OUTPUT_KEYS: Final = (
     SCI_ENERGY,

@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "route": "otel_carbon.cli.route",
     "run": "otel_carbon.cli.run",
     "collector": "otel_carbon.collector.command",
+    "diff": "otel_carbon.cli.diff",
+    "retrain-gate": "otel_carbon.cli.retrain_gate",
 }
 
 
