@@ -31,7 +31,11 @@ def app(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run_app(pytester: pytest.Pytester, *args: str, **env: str) -> pytest.RunResult:
-    """Run the app's tests in process with ``args``, a fresh (cold-cache) server, and only ``env`` as settings."""
+    """Run the app's tests in process with ``args``, a fresh (cold-cache) server, and only ``env`` as settings.
+
+    Paths are passed as ``--option=PATH``: pytest takes a separate argument naming an existing
+    file as a place to look for its rootdir, which would change the node ids.
+    """
     with WireServer(PromptCachingChat().routes) as server, pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith(("OTEL_CARBON_", "APP_"))]:
             mp.delenv(name)
@@ -49,7 +53,7 @@ def test_inactive_without_the_flag(app):
 
 def test_summary_and_records(app, tmp_path):
     out = tmp_path / "run.json"
-    result = run_app(app, "--carbon", "--carbon-json", str(out))
+    result = run_app(app, "--carbon", f"--carbon-json={out}")
     result.assert_outcomes(passed=3)
     text = result.stdout.str()
     assert "otel-carbon: 3 GenAI calls in 2 tests" in text
@@ -71,7 +75,7 @@ def test_summary_and_records(app, tmp_path):
 @pytest.fixture
 def baseline(app, tmp_path) -> Path:
     path = tmp_path / "baseline.json"
-    run_app(app, "--carbon-json", str(path)).assert_outcomes(passed=3)
+    run_app(app, f"--carbon-json={path}").assert_outcomes(passed=3)
     return path
 
 
@@ -86,8 +90,8 @@ PLANTED = [
 @pytest.mark.parametrize(("env", "cause", "detail"), PLANTED)
 def test_planted_worse_design_is_caught_with_its_cause(app, baseline, tmp_path, env, cause, detail):
     candidate = tmp_path / "candidate.json"
-    result = run_app(app, "--carbon-baseline", str(baseline), "--carbon-max-increase", "5",
-                     "--carbon-json", str(candidate), **env)
+    result = run_app(app, f"--carbon-baseline={baseline}", "--carbon-max-increase=5", f"--carbon-json={candidate}",
+                     **env)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3)  # the app's tests pass: only the carbon gate fails the run
     text = result.stdout.str()
@@ -106,17 +110,17 @@ def test_planted_worse_design_is_caught_with_its_cause(app, baseline, tmp_path, 
 
 def test_reruns_of_the_unchanged_baseline_are_never_flagged(app, baseline):
     for _ in range(RERUNS):
-        result = run_app(app, "--carbon-baseline", str(baseline))
+        result = run_app(app, f"--carbon-baseline={baseline}")
         assert result.ret == pytest.ExitCode.OK, result.stdout.str()
         assert "carbon gate passed" in result.stdout.str()
 
 
 def test_a_missing_or_corrupt_baseline_is_a_usage_error(app, tmp_path):
-    result = run_app(app, "--carbon-baseline", str(tmp_path / "absent.json"))
+    result = run_app(app, f"--carbon-baseline={tmp_path / 'absent.json'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "no such file" in result.stderr.str()
     corrupt = tmp_path / "corrupt.json"
     corrupt.write_text("{not json")
-    result = run_app(app, "--carbon-baseline", str(corrupt))
+    result = run_app(app, f"--carbon-baseline={corrupt}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "not JSON" in result.stderr.str()

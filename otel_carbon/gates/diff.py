@@ -20,8 +20,10 @@ factors by the logarithmic mean Divisia index (LMDI-I), whose parts add up to
 the whole change, and embodied carbon is its own part.  Each part is named by
 what changed underneath it: tokens per call → ``tokens_in`` / ``tokens_out``;
 J per token → ``model``, ``cache`` (cached share of input), ``boundary``,
-``method`` (estimated ↔ measured), ``token_mix`` (output share), or
-``energy_per_token`` when several or none did; g per J → ``zone`` or ``intensity``.
+``method`` (estimated ↔ measured), or ``energy_per_token`` when several or none
+did (a new output share with nothing else changed is the token change's doing:
+output tokens cost more than input tokens, so it joins ``tokens_out`` or
+``tokens_in``); g per J → ``zone`` or ``intensity``.
 All figures come from the records (enriched span attributes); nothing is recomputed.
 """
 
@@ -258,13 +260,17 @@ def attribute(base: _Profile, cand: _Profile) -> tuple[Cause, ...]:
             causes.append(Cause("calls", f"calls {base.calls:g} → {cand.calls:g} per unit", op_c - op_b))
         return _ranked(causes)
     weight = _log_mean(op_c, op_b)
-    effect = {name: weight * math.log(factors_c[name] / factors_b[name]) for name in factors_b}
+    effect = {
+        name: 0.0 if math.isclose(factors_c[name], factors_b[name], rel_tol=_RTOL)
+        else weight * math.log(factors_c[name] / factors_b[name])
+        for name in factors_b
+    }
     if abs(effect["calls"]) > 0:
         causes.append(Cause("calls", f"calls {base.calls:g} → {cand.calls:g} per unit", effect["calls"]))
     causes.extend(_token_causes(base, cand, effect["tokens_per_call"]))
     causes.extend(_energy_causes(base, cand, effect["energy_per_token"]))
     causes.extend(_intensity_causes(base, cand, effect["carbon_per_joule"]))
-    return _ranked(causes)
+    return _ranked(_merged(causes))
 
 
 def _factors(p: _Profile) -> dict[str, float] | None:
@@ -314,7 +320,8 @@ def _energy_causes(base: _Profile, cand: _Profile, effect: float) -> list[Cause]
         drivers.append(("method", f"energy method {'+'.join(base.methods)} → {'+'.join(cand.methods)}"))
     mix_b, mix_c = base.output_tokens / base.tokens, cand.output_tokens / cand.tokens
     if not drivers and abs(mix_c - mix_b) > 1e-6:
-        drivers.append(("token_mix", f"output share {mix_b:.0%} → {mix_c:.0%} of tokens"))
+        # Output tokens cost more energy than input tokens: a new mix is the token change's doing.
+        drivers.append((_tokens_driver(base, cand), f"output share {mix_b:.0%} → {mix_c:.0%} of tokens"))
     if len(drivers) == 1:
         return [Cause(drivers[0][0], drivers[0][1], effect)]
     per_token_b, per_token_c = base.energy_j / base.tokens, cand.energy_j / cand.tokens
@@ -322,6 +329,27 @@ def _energy_causes(base: _Profile, cand: _Profile, effect: float) -> list[Cause]
     if drivers:
         detail += " (" + "; ".join(d for _, d in drivers) + ")"
     return [Cause("energy_per_token", detail, effect)]
+
+
+def _tokens_driver(base: _Profile, cand: _Profile) -> str:
+    """``tokens_out`` or ``tokens_in``: whichever changed more, relatively, per call."""
+    def relative(before: float, after: float) -> float:
+        return abs(math.log(after / before)) if before > 0 and after > 0 else math.inf if after != before else 0.0
+
+    d_out = relative(base.output_tokens / base.calls, cand.output_tokens / cand.calls)
+    d_in = relative(base.input_tokens / base.calls, cand.input_tokens / cand.calls)
+    return "tokens_out" if d_out >= d_in else "tokens_in"
+
+
+def _merged(causes: list[Cause]) -> list[Cause]:
+    """One cause per name: parts of the same name (e.g. tokens per call and token mix) add up."""
+    merged: dict[str, Cause] = {}
+    for cause in causes:
+        if cause.name in merged:
+            first = merged[cause.name]
+            cause = Cause(cause.name, f"{first.detail}, {cause.detail}", first.delta_g + cause.delta_g)
+        merged[cause.name] = cause
+    return list(merged.values())
 
 
 def _intensity_causes(base: _Profile, cand: _Profile, effect: float) -> list[Cause]:
