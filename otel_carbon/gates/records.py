@@ -61,6 +61,8 @@ class CallRecord:
 class TestRecord:
     """One execution of one test: its pytest node id, outcome, and the calls it made."""
 
+    __test__ = False  # a data class, not a test class for pytest to collect
+
     nodeid: str
     outcome: str
     calls: list[CallRecord] = field(default_factory=list)
