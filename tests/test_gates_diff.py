@@ -113,11 +113,11 @@ def test_threshold_is_exact_for_estimated_energy():
 
 
 @pytest.mark.parametrize(("changed", "cause"), [
-    (dict(model="gpt-4o", j_per_token=0.4), "model"),
-    (dict(zone="IN", intensity=713.4), "zone"),
-    (dict(intensity=500.0), "intensity"),
-    (dict(tokens_in=3000), "tokens_in"),
-    (dict(tokens_out=700), "tokens_out"),
+    ({"model": "gpt-4o", "j_per_token": 0.4}, "model"),
+    ({"zone": "IN", "intensity": 713.4}, "zone"),
+    ({"intensity": 500.0}, "intensity"),
+    ({"tokens_in": 3000}, "tokens_in"),
+    ({"tokens_out": 700}, "tokens_out"),
 ])
 def test_each_cause_is_named_and_the_parts_add_up(changed: dict, cause: str):
     worse = run(("t::a", [call(**changed)]), ("t::b", [call(**changed), call(**{"cached": 768, **changed})]))
@@ -150,7 +150,8 @@ def test_bad_threshold_or_alpha_is_refused():
 
 
 def _measured_runs(rng: random.Random, executions: int, scale: float) -> list[TestRecord]:
-    return [TestRecord("t::local", "passed", [call(method="measured", j_per_token=0.05 * scale * rng.uniform(0.85, 1.15))])
+    return [TestRecord("t::local", "passed", [
+        call(method="measured", j_per_token=0.05 * scale * rng.uniform(0.85, 1.15))])
             for _ in range(executions)]
 
 

@@ -66,7 +66,8 @@ def test_retrain_and_skip_on_the_static_table_with_the_decision_span():
 
 def _forecast_cache(values: tuple[float, ...], now_value: float) -> IntensityCache:
     cache = IntensityCache(clock=lambda: NOW.timestamp())
-    points = tuple(ForecastPoint(NOW + timedelta(hours=i), NOW + timedelta(hours=i + 1), v) for i, v in enumerate(values))
+    points = tuple(ForecastPoint(NOW + timedelta(hours=i), NOW + timedelta(hours=i + 1), v)
+                   for i, v in enumerate(values))
     cache.update_forecast(Forecast("DE", "test", points))
     cache.update(IntensityReading(g_per_kwh=now_value, zone="DE", source="test", observed_at=NOW))
     return cache
@@ -84,10 +85,10 @@ def test_defer_to_a_cleaner_window_before_the_deadline():
     assert too_late.decision == "skip" and "best window" in too_late.reason
 
 
-@pytest.mark.parametrize("kwargs", [dict(expected_gain=-1.0), dict(expected_gain=float("nan")), dict(energy_j=0.0),
-                                    dict(min_score=-2.0), dict(deadline=NOW - timedelta(hours=1))])
+@pytest.mark.parametrize("kwargs", [{"expected_gain": -1.0}, {"expected_gain": float("nan")}, {"energy_j": 0.0},
+                                    {"min_score": -2.0}, {"deadline": NOW - timedelta(hours=1)}])
 def test_bad_inputs_raise(kwargs):
-    base = dict(expected_gain=1.0, energy_j=KWH, zone="FR", min_score=1.0, now=NOW)
+    base = {"expected_gain": 1.0, "energy_j": KWH, "zone": "FR", "min_score": 1.0, "now": NOW}
     with pytest.raises(ValueError):
         decide(**{**base, **kwargs})
 

@@ -149,8 +149,8 @@ def _text(decision: RetrainDecision) -> str:
         f"decision   {decision.decision}",
         f"score      {decision.score:.4g} points per kg CO2e (now: {decision.score_now:.4g})",
         f"threshold  {decision.threshold:g}",
-        f"carbon_g   {decision.carbon_g:.1f} g CO2e at {decision.intensity_g_per_kwh:.0f} gCO2e/kWh "
-        f"({decision.zone}, {decision.intensity_source})",
+        (f"carbon_g   {decision.carbon_g:.1f} g CO2e at {decision.intensity_g_per_kwh:.0f} gCO2e/kWh "
+         f"({decision.zone}, {decision.intensity_source})"),
     ]
     if decision.window_start is not None and decision.window_end is not None:
         lines.append(f"window     {decision.window_start.isoformat()} → {decision.window_end.isoformat()}")

@@ -311,9 +311,8 @@ def _energy_causes(base: _Profile, cand: _Profile, effect: float) -> list[Cause]
     share_b = base.cached_tokens / base.input_tokens if base.input_tokens else 0.0
     share_c = cand.cached_tokens / cand.input_tokens if cand.input_tokens else 0.0
     if abs(share_c - share_b) > 1e-6:
-        drivers.append(("cache", f"cached input {share_b:.0%} → {share_c:.0%} of input tokens "
-                                 f"({base.cached_tokens / base.calls:.0f} → {cand.cached_tokens / cand.calls:.0f} "
-                                 "per call)"))
+        per_call = f"{base.cached_tokens / base.calls:.0f} → {cand.cached_tokens / cand.calls:.0f} per call"
+        drivers.append(("cache", f"cached input {share_b:.0%} → {share_c:.0%} of input tokens ({per_call})"))
     if base.boundaries != cand.boundaries:
         drivers.append(("boundary", f"boundary {'+'.join(base.boundaries)} → {'+'.join(cand.boundaries)}"))
     if base.methods != cand.methods:
@@ -358,7 +357,8 @@ def _intensity_causes(base: _Profile, cand: _Profile, effect: float) -> list[Cau
     grid_b = base.operational_g / base.energy_j * _J_PER_KWH
     grid_c = cand.operational_g / cand.energy_j * _J_PER_KWH
     if base.zones != cand.zones:
-        detail = f"zone {'+'.join(base.zones)} ({grid_b:.0f} gCO2e/kWh) → {'+'.join(cand.zones)} ({grid_c:.0f} gCO2e/kWh)"
+        detail = (f"zone {'+'.join(base.zones)} ({grid_b:.0f} gCO2e/kWh) → "
+                  f"{'+'.join(cand.zones)} ({grid_c:.0f} gCO2e/kWh)")
         return [Cause("zone", detail, effect)]
     return [Cause("intensity", f"grid intensity {grid_b:.0f} → {grid_c:.0f} gCO2e/kWh", effect)]
 

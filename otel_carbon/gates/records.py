@@ -194,8 +194,14 @@ def _call(entry: Any) -> CallRecord:
     cost = entry.get("cost_usd")
     if cost is not None and _number(cost) is None:
         raise ValueError("cost_usd must be a finite number >= 0 or null")
-    return CallRecord(**text, **counts, **{k: float(v) for k, v in figures.items()},
-                      cost_usd=None if cost is None else float(cost))
+    return CallRecord(
+        provider=text["provider"], model=text["model"], zone=text["zone"],
+        intensity_g_per_kwh=float(figures["intensity_g_per_kwh"]), method=text["method"], boundary=text["boundary"],
+        input_tokens=counts["input_tokens"], output_tokens=counts["output_tokens"],
+        cached_input_tokens=counts["cached_input_tokens"], energy_j=float(figures["energy_j"]),
+        carbon_g=float(figures["carbon_g"]), embodied_g=float(figures["embodied_g"]),
+        cost_usd=None if cost is None else float(cost),
+    )
 
 
 def _number(value: Any) -> float | None:

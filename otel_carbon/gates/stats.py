@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 _EXACT_LIMIT = 40
 
@@ -70,7 +71,7 @@ def _tie_term(values: Sequence[float]) -> float:
     """Σ (t³ − t) over groups of equal values (the tie correction of the U variance)."""
     term = 0.0
     run = 1
-    for previous, current in zip(values, values[1:]):
+    for previous, current in pairwise(values):
         if current == previous:
             run += 1
             continue

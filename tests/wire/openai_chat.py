@@ -42,7 +42,8 @@ class PromptCachingChat:
         cap = body.get("max_completion_tokens") or body.get("max_tokens")
         output = min(int(cap), UNCAPPED_OUTPUT_TOKENS) if cap else UNCAPPED_OUTPUT_TOKENS
         return json_reply({
-            "id": "chatcmpl-gate", "object": "chat.completion", "created": 1, "model": f"{body.get('model')}-2024-07-18",
+            "id": "chatcmpl-gate", "object": "chat.completion", "created": 1,
+            "model": f"{body.get('model')}-2024-07-18",
             "choices": [{"index": 0, "finish_reason": "stop" if not cap else "length",
                          "message": {"role": "assistant", "content": "word " * output}}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
