@@ -79,10 +79,9 @@ class RetrainDecision:
 def res_score(expected_gain: float, energy_j: float, intensity_g_per_kwh: float) -> float:
     """RES in points per kg CO2e for ``expected_gain`` points, ``energy_j`` J at ``intensity_g_per_kwh``.
 
-    A run on a zero-carbon grid scores ``expected_gain`` per gram (the carbon is floored at 1 g so the
-    score stays finite).
+    The carbon is floored at 1 µg (a zero-carbon grid) so the score stays finite.
     """
-    carbon_kg = max(energy_j / _J_PER_KWH * intensity_g_per_kwh, 1.0) / 1000.0
+    carbon_kg = max(energy_j / _J_PER_KWH * intensity_g_per_kwh, 1e-6) / 1000.0
     return expected_gain / carbon_kg
 
 
