@@ -115,10 +115,12 @@ def test_reruns_of_the_unchanged_baseline_are_never_flagged(app, baseline):
         assert "carbon gate passed" in result.stdout.str()
 
 
-def test_a_missing_or_corrupt_baseline_is_a_usage_error(app, tmp_path):
+def test_a_missing_or_corrupt_baseline_or_output_folder_is_a_usage_error(app, tmp_path):
     result = run_app(app, f"--carbon-baseline={tmp_path / 'absent.json'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "no such file" in result.stderr.str()
+    result = run_app(app, f"--carbon-json={tmp_path / 'no' / 'such' / 'run.json'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "no such folder" in result.stderr.str()
     corrupt = tmp_path / "corrupt.json"
     corrupt.write_text("{not json")
     result = run_app(app, f"--carbon-baseline={corrupt}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if not (math.isfinite(opt.carbon_max_increase) and opt.carbon_max_increase >= 0):
         raise pytest.UsageError("--carbon-max-increase must be a number >= 0")
+    if opt.carbon_json and not Path(opt.carbon_json).resolve().parent.is_dir():
+        raise pytest.UsageError(f"--carbon-json: no such folder for {opt.carbon_json}")
     baseline = None
     if opt.carbon_baseline:
         try:
