@@ -20,8 +20,9 @@ stale as the growth rate drifts; retraining on the newest weeks tracks it.  Over
   proxy's, in percent of the former — the error a retrain can win back.  The proxy's
   energy is measured too and charged to the gated strategy.  The energy ``E`` is the
   *measured* energy of the previous training run (our meter: RAPL, else the CPU model,
-  on this machine); the intensity is the zone's (static table).  The threshold is set
-  once from the first training: ``MIN_GAIN`` points at that run's carbon.
+  on this machine), as the median of the last ``CALIBRATION`` measured runs; the intensity
+  is the zone's (static table).  The threshold is ``MIN_GAIN`` points at the carbon of a
+  reference run (the median of ``CALIBRATION`` measured runs before the test period).
 
 Both strategies forecast every week; forecast error is the mean absolute error over the
 test period; retraining carbon is the sum over the runs of measured energy × intensity.
@@ -46,6 +47,7 @@ from otel_carbon.intensity.cache import IntensityCache
 HORIZON = 4  # weeks ahead
 WINDOW = 260  # training window, weeks (5 years)
 RECENT = 8  # known weeks the expected gain is scored on
+CALIBRATION = 5  # measured runs for the reference carbon and the gate's running median
 TEST_START = "1990-01-01"
 MIN_GAIN = 5.0  # points (percent of error) worth one training run's carbon
 BAGS = 2000  # bootstrap members: the ensemble also gives prediction intervals; ~0.1 s of work
@@ -116,7 +118,7 @@ class Strategy:
     energy_j: float = 0.0
     carbon_g: float = 0.0
     errors: list[float] | None = None
-    last_energy_j: float = 0.0
+    measured_j: list[float] | None = None  # energy of each measured training run
     proxy_j: float = 0.0  # of energy_j: the gate's own proxy fits
 
 
@@ -147,8 +149,8 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         strategy.model, strategy.trainings = model, strategy.trainings + 1
         strategy.energy_j += energy
         strategy.carbon_g += energy / _J_PER_KWH * g_per_kwh
-        if energy > 0:  # a window shorter than the meter's resolution reads 0 J: keep the last measured run
-            strategy.last_energy_j = energy
+        if energy > 0 and strategy.measured_j is not None:  # a window below the meter's resolution reads 0 J
+            strategy.measured_j.append(energy)
 
     def window_rows(t: int) -> list[int]:
         """Forecasts made in the training window whose targets are known at week ``t``."""
@@ -172,17 +174,26 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         fresh = float(np.mean([abs(float(rows[s] @ proxy) - target[s]) for s in last]))
         return max(deployed - fresh, 0.0) / deployed * 100.0 if deployed > 0 else 0.0
 
-    fit(Strategy("warm-up"), start)  # the meter's first window starts its sampler: not counted
+    # Calibration (not counted): CALIBRATION measured training runs give the reference carbon of one
+    # run; the threshold is min_gain points at that carbon.  The gate's E is the median of the last
+    # CALIBRATION measured runs (the meter's readings on a shared machine vary from run to run).
+    calibration = Strategy("calibration", measured_j=[])
+    for _ in range(CALIBRATION):
+        fit(calibration, start)
+    if not calibration.measured_j:
+        raise SystemExit("the meter read 0 J for every calibration run: cannot measure training here")
+    reference_j = float(np.median(calibration.measured_j))
+    threshold = min_gain / (reference_j / _J_PER_KWH * g_per_kwh / 1000.0)
+    gated.measured_j = list(calibration.measured_j)
     for t in range(start, max(rows) + 1):
         fit(always, t)
         if gated.model is None:
             fit(gated, t)
             never.model = gated.model
-            threshold = min_gain / (gated.last_energy_j / _J_PER_KWH * g_per_kwh / 1000.0)
         else:
-            drift = expected_gain(gated.model, t)
-            decision = decide(expected_gain=max(float(drift), 0.0), energy_j=gated.last_energy_j, zone=zone,
-                              min_score=threshold or 0.0, intensity=intensity, energy_source="measured")
+            energy_j = float(np.median(gated.measured_j[-CALIBRATION:]))
+            decision = decide(expected_gain=expected_gain(gated.model, t), energy_j=energy_j, zone=zone,
+                              min_score=threshold, intensity=intensity, energy_source="measured")
             decisions[decision.decision] += 1
             if decision.decision == "retrain":
                 fit(gated, t)
@@ -209,6 +220,7 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         "carbon_saving_pct": (1 - gated.carbon_g / always.carbon_g) * 100.0,
         "mae_change_pct": (mae["RES-gated"] / mae["always-retrain"] - 1) * 100.0,
         "threshold_points_per_kg": threshold,
+        "reference_run_j": reference_j,
         "min_gain_points": min_gain,
         "recent_weeks": recent,
     }
