@@ -27,7 +27,7 @@ stale as the growth rate drifts; retraining on the newest weeks tracks it.  Over
 Both strategies forecast every week; forecast error is the mean absolute error over the
 test period; retraining carbon is the sum over the runs of measured energy × intensity.
 
-    python bench/retraining.py [--zone DE] [--min-gain 5] [--recent 8] [--json]
+    python bench/retraining.py [--zone DE] [--min-gain 3] [--recent 8] [--json]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ WINDOW = 260  # training window, weeks (5 years)
 RECENT = 8  # known weeks the expected gain is scored on
 CALIBRATION = 5  # measured runs for the reference carbon and the gate's running median
 TEST_START = "1990-01-01"
-MIN_GAIN = 5.0  # points (percent of error) worth one training run's carbon
+MIN_GAIN = 3.0  # points (percent of error) worth one training run's carbon
 BAGS = 2000  # bootstrap members: the ensemble also gives prediction intervals; ~0.1 s of work
 ALPHAS = np.logspace(-3, 3, 13)
 FOLDS = 5
