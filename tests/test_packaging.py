@@ -25,8 +25,9 @@ SDK_WIRING = {"__init__.py", "distro.py", "cli", PYTEST_PLUGIN}
 
 
 AUDIT_SCRIPT = ROOT / "scripts" / "import_audit.py"
-# Modules the host provides at run time, not pip: rotel's agent embeds its own rotel_sdk.
-HOST_PROVIDED = {"rotel_sdk"}
+# Modules the host provides at run time, not pip: rotel's agent embeds its own rotel_sdk; the
+# pytest plugin (entry point pytest11) is only ever imported by a running pytest.
+HOST_PROVIDED = {"rotel_sdk", "pytest"}
 
 
 def _pyproject() -> dict:

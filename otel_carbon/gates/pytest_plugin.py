@@ -18,8 +18,9 @@ importing this module costs nothing but the option definitions.
 Settings come from ``OTEL_CARBON_*`` (``OTEL_CARBON_PROVIDER_ZONES``…).  Grid
 intensity is the shipped annual table, never a live provider: a gate must give
 the same figures on a rerun of the same code.  Where no energy meter is installed
-yet, the process meter (NVML, RAPL / CPU model) is installed for the session so
-local inference is measured, and the previous one restored at the end.
+yet, the process meter (NVML, RAPL / CPU model) is installed for the session, built at
+the first local-inference call (a suite of remote API calls never builds it), so local
+inference is measured; the previous one is restored at the end.
 """
 
 from __future__ import annotations
@@ -174,17 +175,20 @@ def _instrument(tracer_provider: Any) -> list[Any]:
 
 
 def _install_meter(settings: Any) -> Any:
-    """Install the process energy meter unless one is installed; return the function that undoes it."""
-    from otel_carbon.energy import NullMeter, default_meter, install_meter, set_default_meter
+    """Install the process energy meter, built at the first local-inference call, unless one is
+    installed; return the function that puts the previous one back (closing the one built here)."""
+    from otel_carbon.energy import NullMeter, default_meter, set_default_meter
+    from otel_carbon.energy.install import install_meter_on_first_use
 
     previous = default_meter()
     if not isinstance(previous, NullMeter):
         return lambda: None
-    meter = install_meter(settings)
+    install_meter_on_first_use(settings)
 
     def restore() -> None:
+        built = default_meter()  # the real meter once a local call built it, else the deferred one
         set_default_meter(previous)
-        close = getattr(meter, "close", None)
+        close = getattr(built, "close", None)
         if close is not None:
             close()
 
