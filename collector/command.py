@@ -6,7 +6,12 @@
 Receiver security: ``--tls-cert``/``--tls-key`` (TLS), ``--tls-client-ca``
 (mTLS), and a bearer token read from ``--bearer-token-file`` or the
 ``OTEL_CARBON_COLLECTOR_BEARER_TOKEN`` variable (never from the command line,
-where ``ps`` would show it).
+where ``ps`` would show it; surrounding whitespace, such as a Kubernetes
+secret's trailing newline, is stripped).  Upstream link: ``https://`` in
+``--upstream`` for TLS, ``--upstream-ca`` / ``--upstream-cert`` /
+``--upstream-key``, and headers (auth) from the ``upstream_headers`` config
+key or ``OTEL_CARBON_COLLECTOR_UPSTREAM_HEADERS`` (``key=value,…``; again
+never a flag).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from otel_carbon.config import ENV_PREFIX, CarbonSettings, ConfigError
 
 if TYPE_CHECKING:
     from otel_carbon.collector.security import ReceiverSecurity
+    from otel_carbon.collector.upstream import Upstream
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +42,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--listen", help="OTLP/gRPC address to receive on (host:port; default 0.0.0.0:4317)")
     parser.add_argument("--http-port", type=int, help="OTLP/HTTP port on the --listen host (0: none; default 4318)")
     parser.add_argument("--metrics-port", type=int, help="Prometheus scrape port (0: none; default 9464)")
-    parser.add_argument("--upstream", help="run: OTLP/gRPC address to forward to (host:port); required")
+    parser.add_argument("--upstream", help="run: OTLP address to forward to (host:port, or http(s)://host:port; "
+                        "https: TLS); required")
+    parser.add_argument("--upstream-protocol", choices=("grpc", "http/protobuf"),
+                        help="OTLP protocol to the upstream (default grpc; http/protobuf posts to <upstream>/v1/…)")
+    parser.add_argument("--upstream-timeout-s", type=float,
+                        help="deadline of one upstream call, s (default 10; shortened to the sender's own deadline)")
+    parser.add_argument("--upstream-ca", help="PEM CA bundle that signs the upstream's certificate (implies TLS)")
+    parser.add_argument("--upstream-cert", help="PEM client certificate for the upstream (mTLS)")
+    parser.add_argument("--upstream-key", help="PEM private key of --upstream-cert")
+    parser.add_argument("--http-header-timeout-s", type=float,
+                        help="OTLP/HTTP: seconds for a request's headers to arrive, in all (default 10)")
+    parser.add_argument("--http-body-timeout-s", type=float,
+                        help="OTLP/HTTP: seconds for a request's body to arrive, in all (default 30); else 408")
     parser.add_argument("--queue-dir", help="directory of the persistent retry queue for upstream outages (none: "
                         "requests are acknowledged only once the upstream took them)")
     parser.add_argument("--queue-max-mb", type=float, help="retry queue bound, default 256; oldest dropped first")
@@ -47,6 +65,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tls-cert", help="PEM server certificate: serve both receivers over TLS")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--tls-client-ca", help="PEM CA bundle: require client certificates (mTLS)")
+    parser.add_argument("--count-enriched", action="store_true", default=None,
+                        help="also count in the gateway's carbon metrics the spans that arrive already counted by an "
+                             "app's own otel-carbon (default: off, since such apps export their own carbon metrics)")
     parser.add_argument("--ledger", metavar="URL",
                         help="write each counted call to this ledger: sqlite:///PATH or postgresql://… "
                              "(default: $OTEL_CARBON_LEDGER; see docs/ledger.md)")
@@ -98,19 +119,33 @@ def receiver_security(args: argparse.Namespace) -> ReceiverSecurity:
     """The receivers' security from the TLS flags and the token file or variable; ``ValueError`` if inconsistent."""
     from otel_carbon.collector.security import ReceiverSecurity
 
-    token = os.environ.get(TOKEN_ENV) or None
+    token = os.environ.get(TOKEN_ENV, "").strip() or None
     if args.bearer_token_file:
         try:
             token = Path(args.bearer_token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValueError(f"--bearer-token-file: cannot read {args.bearer_token_file}: {exc.strerror}") from exc
-    for flag in ("tls_cert", "tls_key", "tls_client_ca"):
-        path = getattr(args, flag)
-        if path and not Path(path).is_file():
-            raise ValueError(f"--{flag.replace('_', '-')}: no such file {path}")
+    _check_files(args, ("tls_cert", "tls_key", "tls_client_ca"))
     return ReceiverSecurity(
         bearer_token=token, cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca
     )
+
+
+def _check_files(args: argparse.Namespace, flags: tuple[str, ...]) -> None:
+    for flag in flags:
+        path = getattr(args, flag)
+        if path and not Path(path).is_file():
+            raise ValueError(f"--{flag.replace('_', '-')}: no such file {path}")
+
+
+def upstream_link(args: argparse.Namespace) -> Upstream:
+    """The upstream link from ``--upstream`` and its TLS / header options; ``ValueError`` if inconsistent."""
+    from otel_carbon.collector.upstream import Upstream, parse_headers
+
+    _check_files(args, ("upstream_ca", "upstream_cert", "upstream_key"))
+    return Upstream(args.upstream, ca_file=args.upstream_ca, cert_file=args.upstream_cert,
+                    key_file=args.upstream_key, headers=parse_headers(args.upstream_headers or ""),
+                    protocol=args.upstream_protocol)
 
 
 def _carbon_settings(from_file: dict[str, Any]) -> CarbonSettings:
@@ -137,11 +172,13 @@ def run(args: argparse.Namespace) -> int:
     args = argparse.Namespace(**{**vars(args), **options})
     if not args.upstream:
         return usage_error("collector", "run needs --upstream HOST:PORT")
-    if args.max_inflight < 1 or args.queue_max_mb <= 0:
-        return usage_error("collector", "--max-inflight and --queue-max-mb must be positive")
+    if min(args.max_inflight, args.queue_max_mb, args.upstream_timeout_s, args.http_header_timeout_s,
+           args.http_body_timeout_s) <= 0:
+        return usage_error("collector", "--max-inflight, --queue-max-mb and the timeouts must be positive")
     try:
         settings = _carbon_settings(carbon)
         security = receiver_security(args)
+        upstream = upstream_link(args)
     except (ConfigError, ValueError) as exc:
         return usage_error("collector", str(exc))
     try:
@@ -153,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         host = args.listen.rpartition(":")[0] or "0.0.0.0"
         gateway = Gateway(
             args.listen,
-            args.upstream,
+            upstream,
             EnrichmentContext(settings=settings, intensity=intensity),
             http_listen=(host, args.http_port) if args.http_port else None,
             metrics_listen=(host, args.metrics_port) if args.metrics_port else None,
@@ -162,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
             queue_max_bytes=int(args.queue_max_mb * 1024 * 1024),
             max_inflight=args.max_inflight,
             export_metrics_s=args.export_metrics_s or None,
+            upstream_timeout_s=args.upstream_timeout_s,
+            http_header_timeout_s=args.http_header_timeout_s,
+            http_body_timeout_s=args.http_body_timeout_s,
+            count_enriched=bool(args.count_enriched),
             sinks=(sink,) if sink is not None else (),
         )
     except OSError as exc:
@@ -169,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("collector", str(exc))
     except MissingExtraError as exc:
         _close(intensity, sink)
-        return usage_error("collector", f"{exc}; or run without it: --metrics-port 0")
+        return usage_error("collector", f"{exc}; or run without it: --http-port 0 --metrics-port 0")
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
     http = f", OTLP/HTTP on port {gateway.http.port}" if gateway.http else ""

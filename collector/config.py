@@ -25,6 +25,14 @@ OPTIONS: dict[str, tuple[type, Any]] = {
     "http_port": (int, 4318),
     "metrics_port": (int, 9464),
     "upstream": (str, None),
+    "upstream_protocol": (str, "grpc"),
+    "upstream_timeout_s": (float, 10.0),
+    "upstream_ca": (str, None),
+    "upstream_cert": (str, None),
+    "upstream_key": (str, None),
+    "upstream_headers": (str, None),
+    "http_header_timeout_s": (float, 10.0),
+    "http_body_timeout_s": (float, 30.0),
     "queue_dir": (str, None),
     "queue_max_mb": (float, 256.0),
     "max_inflight": (int, 64),
@@ -33,6 +41,7 @@ OPTIONS: dict[str, tuple[type, Any]] = {
     "tls_key": (str, None),
     "tls_client_ca": (str, None),
     "bearer_token_file": (str, None),
+    "count_enriched": (bool, False),
 }
 CARBON_KEY = "carbon"
 
@@ -43,6 +52,12 @@ class CollectorConfigError(ValueError):
 
 def _typed(key: str, value: Any, origin: str) -> Any:
     kind = OPTIONS[key][0]
+    if kind is bool:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise CollectorConfigError(f"{origin} {key!r}: expected true or false, got {value!r}")
     if value is None or isinstance(value, kind) and not isinstance(value, bool):
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -1,8 +1,10 @@
 """A persistent, bounded FIFO of serialized OTLP requests, for upstream outages.
 
 One file per request, ``<sequence>-<signal>-<items>.otlp``, written to a
-temporary name, fsynced and renamed, so a crash leaves whole entries only and
-a restarted gateway finds them in order.  Bounded in bytes: when a new entry
+temporary name, fsynced, renamed, and the directory fsynced (so the rename
+itself survives a power loss), so a crash leaves whole entries only and a
+restarted gateway finds them in order; the ``.tmp`` leftovers of a write cut
+short are removed at start.  Bounded in bytes: when a new entry
 does not fit, the oldest are deleted first and counted in ``dropped_requests``
 / ``dropped_items`` (spans, metrics or log records).  Thread-safe.
 """
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIX = ".otlp"
+TEMPORARY = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class DiskQueue:
             raise ValueError("the disk queue needs a positive size")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.directory.glob(f"*{TEMPORARY}"):  # a write cut short: never acknowledged
+            leftover.unlink(missing_ok=True)
         self.max_bytes = max_bytes
         self.dropped_requests = 0
         self.dropped_items = 0
@@ -63,6 +69,17 @@ class DiskQueue:
         with self._changed:
             return sum(entry.items for entry in self._entries)
 
+    def oldest_age_s(self) -> float:
+        """Seconds the oldest waiting request has been on disk (0 when none)."""
+        with self._changed:
+            head = self._entries[0] if self._entries else None
+        if head is None:
+            return 0.0
+        try:
+            return max(0.0, time.time() - head.path.stat().st_mtime)
+        except OSError:  # delivered meanwhile
+            return 0.0
+
     def put(self, signal: str, payload: bytes, items: int) -> None:
         """Persist one request; drop the oldest entries (counted) to make room."""
         with self._changed:
@@ -76,12 +93,13 @@ class DiskQueue:
                 oldest.path.unlink(missing_ok=True)
             path = self.directory / f"{self._sequence:016d}-{signal}-{items}{SUFFIX}"
             self._sequence += 1
-            temporary = path.with_suffix(".tmp")
+            temporary = path.with_suffix(TEMPORARY)
             with open(temporary, "wb") as file:
                 file.write(payload)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, path)
+            self._sync_directory()
             self._entries.append(Entry(path, signal, items, len(payload)))
             self._bytes += len(payload)
             self._changed.notify_all()
@@ -108,6 +126,14 @@ class DiskQueue:
                 self._entries.popleft()
                 self._bytes -= entry.size
                 entry.path.unlink(missing_ok=True)
+
+    def _sync_directory(self) -> None:
+        """fsync the directory, making the latest rename durable."""
+        descriptor = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
     def _count_drop(self, items: int) -> None:
         self.dropped_requests += 1

@@ -1,14 +1,26 @@
-"""OTLP/gRPC export upstream, with an optional persistent retry queue for outages.
+"""OTLP export upstream (over a :mod:`.transport`), with an optional persistent retry queue for outages.
 
 Without a queue a request is acknowledged only once the upstream took it; a
 retryable failure raises :class:`UpstreamUnavailable` and the sender retries.
 With a :class:`DiskQueue`, a request the upstream cannot take now (or any
 request while older ones wait) is written to disk and acknowledged; one
 background thread delivers the queue oldest-first, backing off while the
-upstream is down.  Delivery guarantee: each accepted request reaches the
-upstream once, or is counted in the queue's ``dropped_*`` when the queue is
-full; a crash between the upstream's acknowledgement and the file's deletion
-re-sends that one request after restart (at-least-once at that instant).
+upstream is down.
+
+Delivery guarantee: at-least-once.  Each accepted request reaches the
+upstream, or is counted in the queue's ``dropped_*`` when the queue is full.
+A request is sent again only after an attempt that certainly did not land
+(the connection was refused, the upstream answered a retryable status) —
+or after an *ambiguous* one: the upstream deadline passed after the request
+was sent (gRPC ``DEADLINE_EXCEEDED``/``CANCELLED``, an HTTP read timeout), so
+the first copy may still land.
+Each ambiguous attempt is counted in ``ambiguous_requests`` /
+``ambiguous_items`` (the duplicates it can cause, at most), whether the
+re-send is ours (from the queue) or the sender's (it got ``UNAVAILABLE``).
+A crash between the upstream's acknowledgement and the file's deletion
+re-sends that one request after restart.  The upstream deadline is
+``timeout_s``, shortened to the sender's own remaining deadline when it has
+one, so nothing is sent upstream on behalf of a client that gave up.
 """
 
 from __future__ import annotations
@@ -16,73 +28,96 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
-import grpc
 from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from otel_carbon._log import log_once
 from otel_carbon.collector.disk_queue import DiskQueue
-from otel_carbon.collector.http_receiver import SIGNALS, UpstreamRejected, UpstreamUnavailable
+from otel_carbon.collector.payload import SIGNALS, UpstreamRejected, UpstreamUnavailable, item_count
+from otel_carbon.collector.transport import Transport
 
 _logger = logging.getLogger(__name__)
-#: Upstream codes that mean "this payload will never be accepted"; anything else is retried.
-PERMANENT = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED,
-                       grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNIMPLEMENTED})
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-def item_count(signal: str, request: Any) -> int:
-    """Spans, metrics or log records in an OTLP export request."""
-    if signal == "traces":
-        return sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-    if signal == "metrics":
-        return sum(len(s.metrics) for r in request.resource_metrics for s in r.scope_metrics)
-    return sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
+#: Seconds kept from the sender's deadline for our own answer to reach it.
+ANSWER_MARGIN_S = 0.05
 
 
 class Forwarder:
-    """Send ``traces`` / ``metrics`` / ``logs`` requests upstream over ``channel``."""
+    """Send ``traces`` / ``metrics`` / ``logs`` requests upstream over ``transport``, with a deadline of
+    ``timeout_s`` seconds per attempt."""
 
-    def __init__(self, channel: grpc.Channel, timeout_s: float, queue: DiskQueue | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        timeout_s: float,
+        queue: DiskQueue | None = None,
+        on_attempt: Callable[[float, str], None] | None = None,
+    ) -> None:
+        """``on_attempt(seconds, outcome)`` is told each upstream call's duration and its outcome
+        (``ok``, ``unavailable``, ``ambiguous``, ``rejected``)."""
         self._timeout_s = timeout_s
-        self._export = {
-            "traces": trace_service_pb2_grpc.TraceServiceStub(channel).Export,
-            "metrics": metrics_service_pb2_grpc.MetricsServiceStub(channel).Export,
-            "logs": logs_service_pb2_grpc.LogsServiceStub(channel).Export,
-        }
+        self._transport = transport
+        self._on_attempt = on_attempt
         self.queue = queue
         self.delivered_from_queue = 0  #: requests the drain thread delivered
         self.refused_from_queue = 0  #: queued requests the upstream refused for good (logged)
+        self.ambiguous_requests = 0  #: attempts that timed out after sending: each may become a duplicate
+        self.ambiguous_items = 0  #: spans, metrics or log records in those attempts
+        self.retried_from_queue = 0  #: queued sends that failed and wait for another try
+        self.accepted_items: dict[str, int] = {}  #: per signal: delivered or queued, hence acknowledged
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._drainer: threading.Thread | None = None
         if queue is not None:
             self._drainer = threading.Thread(target=self._drain, name="otel-carbon-retry-queue", daemon=True)
             self._drainer.start()
 
-    def submit(self, signal: str, request: Message) -> None:
-        """Deliver or persist ``request``; raises :class:`UpstreamUnavailable` / :class:`UpstreamRejected`."""
+    def submit(self, signal: str, request: Message, sender_deadline_s: float | None = None) -> None:
+        """Deliver or persist ``request``; raises :class:`UpstreamUnavailable` / :class:`UpstreamRejected`.
+
+        ``sender_deadline_s``: seconds the sender still waits for the answer (gRPC's
+        ``time_remaining()``); the upstream attempt ends before it, so the sender hears the
+        outcome (or, with a queue, gets its acknowledgement) instead of giving up and re-sending.
+        """
         if self.queue is not None and len(self.queue) > 0:
             self.queue.put(signal, request.SerializeToString(), item_count(signal, request))
+            self._accepted(signal, request)
             return
+        timeout_s = self._timeout_s
+        if sender_deadline_s is not None:
+            timeout_s = min(timeout_s, max(sender_deadline_s - ANSWER_MARGIN_S, 0.001))
         try:
-            self._send(signal, request)
+            self._send(signal, request, timeout_s)
         except UpstreamUnavailable:
             if self.queue is None:
                 raise
             self.queue.put(signal, request.SerializeToString(), item_count(signal, request))
+        self._accepted(signal, request)
 
-    def _send(self, signal: str, request: Message) -> None:
+    def _accepted(self, signal: str, request: Message) -> None:
+        with self._lock:
+            self.accepted_items[signal] = self.accepted_items.get(signal, 0) + item_count(signal, request)
+
+    def _send(self, signal: str, request: Message, timeout_s: float) -> None:
+        started = time.monotonic()
+        outcome = "ok"
         try:
-            self._export[signal](request, timeout=self._timeout_s)
-        except grpc.RpcError as error:
-            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
-            if code in PERMANENT:
-                raise UpstreamRejected(code.name) from error
-            raise UpstreamUnavailable(code.name) from error
+            self._transport.send(signal, request, timeout_s)
+        except UpstreamRejected:
+            outcome = "rejected"
+            raise
+        except UpstreamUnavailable as error:
+            outcome = "unavailable"
+            if error.ambiguous:
+                outcome = "ambiguous"
+                with self._lock:
+                    self.ambiguous_requests += 1
+                    self.ambiguous_items += item_count(signal, request)
+            raise
+        finally:
+            if self._on_attempt is not None:
+                self._on_attempt(time.monotonic() - started, outcome)
 
     def _drain(self) -> None:
         assert self.queue is not None
@@ -92,11 +127,12 @@ class Forwarder:
             if head is None:
                 continue
             entry, payload = head
-            request = SIGNALS[f"/v1/{entry.signal}"][0]()
+            request = SIGNALS[entry.signal][0]()
             try:
                 request.ParseFromString(payload)
-                self._send(entry.signal, request)
+                self._send(entry.signal, request, self._timeout_s)
             except UpstreamUnavailable:
+                self.retried_from_queue += 1
                 self._stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
                 failures += 1
                 continue

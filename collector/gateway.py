@@ -14,7 +14,12 @@ metrics of the enriched spans go to a Prometheus scrape endpoint
 logs are relayed unchanged.  A request that cannot be enriched is forwarded as it came (logged
 once).  OTLP/HTTP (protobuf and JSON) is served on its own port when asked.
 Both receivers take the same :class:`ReceiverSecurity` (bearer token,
-TLS/mTLS).
+TLS/mTLS).  A gRPC payload that does not decode, or has ids of the wrong
+length, is ``INVALID_ARGUMENT`` (counted as ``malformed``).  Both ports are
+bound exclusively (no ``SO_REUSEPORT``): a second gateway on the same port
+fails to start with an ``OSError`` naming the port.  The upstream link is
+an :class:`Upstream` (plaintext or TLS/mTLS, headers); the upstream deadline
+is ``upstream_timeout_s``, shortened to the gRPC sender's own deadline.
 """
 
 from __future__ import annotations
@@ -35,10 +40,20 @@ from otel_carbon._log import log_once
 from otel_carbon.accounting import CallSink
 from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.forwarder import Forwarder
-from otel_carbon.collector.http_receiver import OTLPHttpServer, RejectionCounts, UpstreamRejected, UpstreamUnavailable
 from otel_carbon.collector.metrics import GatewayMetrics
 from otel_carbon.collector.otlp import enrich_request
+from otel_carbon.collector.payload import (
+    PROTOBUF,
+    SIGNALS,
+    MalformedPayload,
+    RejectionCounts,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    decode,
+)
 from otel_carbon.collector.security import BearerTokenInterceptor, ReceiverSecurity
+from otel_carbon.collector.transport import transport
+from otel_carbon.collector.upstream import Upstream
 from otel_carbon.processors.accountant import CarbonAccountant
 from otel_carbon.processors.enrich import EnrichmentContext
 from otel_carbon.processors.nesting import CallNests
@@ -46,27 +61,42 @@ from otel_carbon.processors.nesting import CallNests
 _logger = logging.getLogger(__name__)
 #: Largest request accepted, bytes (the OpenTelemetry Collector's gRPC default is 4 MiB).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 2000)]
+#: gRPC service name per signal (the OTLP collector services).
+SERVICES = {
+    "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
+    "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
+}
 
 
 def _export(forwarder: Forwarder, signal: str, request: Any, context: grpc.ServicerContext) -> None:
     """Hand ``request`` to the forwarder; map its failures to OTLP's gRPC statuses."""
     try:
-        forwarder.submit(signal, request)
+        forwarder.submit(signal, request, context.time_remaining())
     except UpstreamUnavailable as exc:
         context.abort(grpc.StatusCode.UNAVAILABLE, f"upstream: {exc}")  # retryable
     except UpstreamRejected as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"upstream: {exc}")  # the sender's to fix
+    except OSError:  # the retry queue could not persist it (disk full): not accepted, so ask for a retry
+        log_once(_logger, "collector.queue.put", "otel-carbon collector could not queue a request", exc_info=True)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "gateway could not persist the request")
 
 
 class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
     """Enrich, then forward.  ``accountant`` counts the calls (the gateway's metrics); the memory of
     recent GenAI spans keeps one count per call across requests (:mod:`otel_carbon.processors.nesting`)."""
 
-    def __init__(self, forwarder: Forwarder, context: EnrichmentContext, accountant: CarbonAccountant | None) -> None:
+    def __init__(
+        self,
+        forwarder: Forwarder,
+        context: EnrichmentContext,
+        accountant: CarbonAccountant | None,
+        count_enriched: bool = False,
+    ) -> None:
         self._forwarder = forwarder
         self._context = context
         self._accountant = accountant
+        self._count_enriched = count_enriched
         self._nests = CallNests()
         self._lock = threading.Lock()
         self.enriched = 0  #: GenAI spans counted so far
@@ -74,7 +104,7 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
     def enrich(self, request: Any) -> None:
         """Enrich ``request`` in place; on failure leave it as it came (logged once)."""
         try:
-            count = enrich_request(request, self._context, self._accountant, self._nests)
+            count = enrich_request(request, self._context, self._accountant, self._nests, self._count_enriched)
             with self._lock:
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
@@ -112,12 +142,12 @@ def _listen_error(role: str, address: tuple[str, int] | None, exc: OSError) -> O
 
 class Gateway:
     """An OTLP gateway: gRPC on ``listen`` (``host:port``), optionally OTLP/HTTP on
-    ``http_listen``, forwarding over gRPC to ``upstream``."""
+    ``http_listen``, forwarding to ``upstream`` (gRPC ``host:port``, or an :class:`Upstream`)."""
 
     def __init__(
         self,
         listen: str,
-        upstream: str,
+        upstream: str | Upstream,
         context: EnrichmentContext | None = None,
         *,
         http_listen: tuple[str, int] | None = None,
@@ -129,33 +159,37 @@ class Gateway:
         queue_dir: str | None = None,
         queue_max_bytes: int = 256 * 1024 * 1024,
         max_inflight: int = 64,
+        http_header_timeout_s: float = 10.0,
+        http_body_timeout_s: float = 30.0,
+        count_enriched: bool = False,
         sinks: Sequence[CallSink] = (),
     ) -> None:
         security = security or ReceiverSecurity()
-        self.rejected = RejectionCounts()  #: gRPC calls refused (``unauthenticated``)
-        # Reconnect quickly once an upstream is back (gRPC's default backoff grows to 120 s).
-        self._channel = grpc.insecure_channel(upstream, options=RECONNECT_OPTIONS)
-        self.forwarder = Forwarder(
-            self._channel, upstream_timeout_s, DiskQueue(queue_dir, queue_max_bytes) if queue_dir else None
-        )
+        link = upstream if isinstance(upstream, Upstream) else Upstream(upstream)
+        self.rejected = RejectionCounts()  #: gRPC calls refused (``unauthenticated``, ``malformed``)
         context = context or EnrichmentContext()
         self.metrics = None
         if metrics_listen or export_metrics_s:
             try:
                 self.metrics = GatewayMetrics(
                     prometheus_listen=metrics_listen,
-                    otlp_endpoint=upstream if export_metrics_s else None,
+                    otlp_upstream=link if export_metrics_s else None,
                     export_interval_s=export_metrics_s or 60.0,
                 )
             except OSError as exc:
-                self._close()
                 raise _listen_error("the metrics endpoint", metrics_listen, exc) from exc
+        self._transport = transport(link)
+        self.forwarder = Forwarder(
+            self._transport, upstream_timeout_s, DiskQueue(queue_dir, queue_max_bytes) if queue_dir else None,
+            self.metrics.health.on_attempt if self.metrics else None,
+        )
         accountant = None
         if self.metrics or sinks:  # counted calls: the gateway's metrics and the ledger (``sinks``, owned by the caller)
             meter_provider = self.metrics.meter_provider if self.metrics else NoOpMeterProvider()
             accountant = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
-        self.traces = TraceRelay(self.forwarder, context, accountant)
-        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        self.traces = TraceRelay(self.forwarder, context, accountant, count_enriched)
+        # No SO_REUSEPORT: gRPC's default would let a second gateway share the port silently.
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
         interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=min(workers, max_inflight)),
@@ -163,9 +197,11 @@ class Gateway:
             maximum_concurrent_rpcs=max_inflight,
             interceptors=interceptors if security.bearer_token else [],
         )
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self.traces, self._server)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsRelay(self.forwarder), self._server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsRelay(self.forwarder), self._server)
+        relays = {"traces": self.traces, "metrics": MetricsRelay(self.forwarder), "logs": LogsRelay(self.forwarder)}
+        self._server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler(SERVICES[signal], {"Export": self._grpc_handler(signal, relay)})
+             for signal, relay in relays.items()]
+        )
         try:
             credentials = security.grpc_credentials()
             self.port = (
@@ -181,6 +217,8 @@ class Gateway:
                           "host's")
         self.http = None
         if http_listen:
+            from otel_carbon.collector.http_receiver import OTLPHttpServer  # aiohttp: the 'collector' extra
+
             try:
                 self.http = OTLPHttpServer(
                     http_listen,
@@ -189,24 +227,41 @@ class Gateway:
                     ready=self.upstream_ready,
                     security=security,
                     max_inflight=max_inflight,
+                    header_timeout_s=http_header_timeout_s,
+                    body_timeout_s=http_body_timeout_s,
                 )
             except OSError as exc:
+                self._server.stop(None)
                 self._close()
                 raise _listen_error("OTLP/HTTP", http_listen, exc) from exc
+        if self.metrics is not None:
+            receivers = {"grpc": self.rejected, **({"http": self.http.rejected} if self.http else {})}
+            self.metrics.health.watch(self.forwarder, receivers, self.http)
+
+    def _grpc_handler(self, signal: str, relay: Any) -> grpc.RpcMethodHandler:
+        """``Export`` taking raw bytes: what does not decode is ``INVALID_ARGUMENT`` (gRPC's own
+        deserializer would answer ``INTERNAL``), counted as ``malformed``."""
+        request_type, response_type = SIGNALS[signal]
+
+        def export(body: bytes, context: grpc.ServicerContext) -> Any:
+            try:
+                request = decode(body, PROTOBUF, request_type)
+            except MalformedPayload as exc:
+                self.rejected.add("malformed")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return relay.Export(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(export, response_serializer=response_type.SerializeToString)
 
     def upstream_ready(self, timeout_s: float = 1.0) -> bool:
-        """Whether the upstream channel connects within ``timeout_s``."""
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=timeout_s)
-        except grpc.FutureTimeoutError:
-            return False
-        return True
+        """Whether the upstream can be reached within ``timeout_s``."""
+        return self._transport.ready(timeout_s)
 
-    def _relay_http(self, path: str, request: Any) -> None:
+    def _relay_http(self, signal: str, request: Any) -> None:
         """Enrich (traces) and forward one OTLP/HTTP request (the forwarder's exceptions ask for a retry or not)."""
-        if path == "/v1/traces":
+        if signal == "traces":
             self.traces.enrich(request)
-        self.forwarder.submit(path.removeprefix("/v1/"), request)
+        self.forwarder.submit(signal, request)
 
     def start(self) -> Gateway:
         self._server.start()
@@ -218,11 +273,12 @@ class Gateway:
         self._server.wait_for_termination()
 
     def _close(self) -> None:
-        """Release what a failed construction had opened (upstream channel, forwarder, metrics)."""
+        """Release the forwarder (its retry-queue thread), the metrics and the upstream link: after a failed
+        construction, or at the end of :meth:`stop`."""
         self.forwarder.stop()
         if self.metrics is not None:
             self.metrics.stop()
-        self._channel.close()
+        self._transport.close()
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop receiving, finish in-flight requests and drain the retry queue (each up to ``grace_s``);
@@ -231,10 +287,7 @@ class Gateway:
             self.http.stop()
         self._server.stop(grace_s).wait()
         self.forwarder.flush(grace_s)
-        self.forwarder.stop()
-        if self.metrics is not None:
-            self.metrics.stop()
-        self._channel.close()
+        self._close()
 
     def __enter__(self) -> Gateway:
         return self.start()

@@ -1,167 +1,138 @@
-"""OTLP/HTTP receiver (``/v1/traces``, ``/v1/metrics``, ``/v1/logs``), protobuf and JSON.
+"""OTLP/HTTP receiver (``/v1/traces``, ``/v1/metrics``, ``/v1/logs``), protobuf and JSON, on aiohttp.
 
-Requests are decoded, handed to the gateway's relay function (which enriches
-traces and forwards upstream), and answered in the request's encoding.
-``GET /healthz`` and ``GET /readyz`` (upstream reachable) serve probes.
-Rejections follow the OTLP/HTTP specification: 415 for an unsupported content
-type, 400 for a payload that does not decode, 413 above the size limit, 503
-with ``Retry-After`` when the upstream is unavailable (retryable), 401 for a
-missing or wrong bearer token, 429 with ``Retry-After`` when ``max_inflight``
-requests are already being handled (backpressure; the body is not read).  With TLS configured the socket speaks TLS
-(mTLS when a client CA is set); the handshake runs in the request's thread.
+HTTP itself — framing, chunked bodies, ``gzip``/``deflate`` request bodies
+(decompressed as they stream, in bounded steps), keep-alive, TLS — is
+aiohttp's (the ``collector`` extra).  This module holds the OTLP/HTTP rules
+on top of it:
+
+* a request is refused before its body is read when the path (404), the
+  bearer token (401), the content type (415) or a declared length above
+  ``max_bytes`` (413) rule it out; those answers close the connection;
+* the body must arrive whole within ``body_timeout_s`` (total, not per read;
+  else 408 and the connection closes) and be at most ``max_bytes`` once
+  decompressed (413: no gzip bomb); headers must arrive within
+  ``header_timeout_s`` of the connection opening or of the previous
+  response (aiohttp's keep-alive timer closes the connection otherwise);
+* only then is one of ``max_inflight`` slots taken (429 + ``Retry-After``
+  when none is free), so slow senders hold a connection, never a slot;
+  bodies still arriving share ``max_buffered_bytes`` (429 past it, the
+  connection closes), so memory stays bounded however many connect;
+* a body that does not decode, is not valid OTLP or has ids of the wrong
+  length is 400; upstream down is 503 + ``Retry-After`` (retryable),
+  refused for good upstream is 400.
+
+Every rejection is counted by reason in ``rejected`` — including the 400s
+aiohttp answers itself for malformed HTTP (``Content-Length: abc``, broken
+chunking, a body that is not valid gzip: ``malformed``) and failed TLS
+handshakes (``tls``).  Responses are gzip-compressed when the client
+accepts it.  ``GET /healthz`` and ``GET /readyz`` (upstream reachable)
+serve probes.  The listening socket is bound exclusively (no
+``SO_REUSEPORT``): a second receiver on the same port fails to start.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import asyncio
+import logging
+import socket
 import ssl
-import sys
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-
+from otel_carbon._extras import missing_extra
+from otel_carbon._log import log_once
+from otel_carbon.collector.payload import (
+    JSON,
+    PROTOBUF,
+    SIGNALS,
+    MalformedPayload,
+    RejectionCounts,
+    Relay,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    decode,
+    item_count,
+)
 from otel_carbon.collector.security import UNAUTHENTICATED_MESSAGE, ReceiverSecurity
 
-#: path → (request type, response type)
-SIGNALS: dict[str, tuple[type[Message], type[Message]]] = {
-    "/v1/traces": (trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse),
-    "/v1/metrics": (metrics_service_pb2.ExportMetricsServiceRequest, metrics_service_pb2.ExportMetricsServiceResponse),
-    "/v1/logs": (logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse),
-}
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-# OTLP/JSON writes these ids as hex strings; protobuf's JSON mapping expects base64.
-_HEX_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+try:
+    from aiohttp import web
+    from aiohttp.abc import AbstractAccessLogger
+    from aiohttp.http import HttpProcessingError
+except ModuleNotFoundError as exc:
+    raise missing_extra("collector", exc, "the OTLP/HTTP receiver") from exc
+
+_logger = logging.getLogger(__name__)
+#: Marks a request whose rejection this module already counted (the access log counts the others).
+_COUNTED = web.RequestKey("otel_carbon.counted", bool)
+_READ_CHUNK = 64 * 1024
+# aiohttp reports the malformed requests it answers itself here; they are counted instead (see module doc).
+_protocol_logger = logging.getLogger("otel_carbon.collector.http.protocol")
+_protocol_logger.setLevel(logging.CRITICAL)
 
 
-class UpstreamUnavailable(Exception):
-    """The upstream did not take the request; the sender should retry."""
+class _TooLarge(Exception):
+    pass
 
 
-class UpstreamRejected(Exception):
-    """The upstream refused the request for good (e.g. ``INVALID_ARGUMENT``); the sender must not retry."""
+class _OverBudget(Exception):
+    pass
 
 
-Relay = Callable[[str, Message], None]
+def _counting_access_log(rejected: RejectionCounts) -> type[AbstractAccessLogger]:
+    """An access log that counts the 4xx aiohttp answered without calling the application."""
+
+    class ProtocolRejections(AbstractAccessLogger):
+        def log(self, request: Any, response: Any, time: float) -> None:
+            if response.status >= 400 and _COUNTED not in request:
+                rejected.add("malformed")
+
+    return ProtocolRejections
 
 
-def _hex_ids_to_base64(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {
-            key: base64.b64encode(bytes.fromhex(value)).decode() if key in _HEX_ID_FIELDS and isinstance(value, str)
-            else _hex_ids_to_base64(value)
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_hex_ids_to_base64(item) for item in node]
-    return node
+def _tls_context(security: ReceiverSecurity, rejected: RejectionCounts) -> ssl.SSLContext | None:
+    """The server TLS context, counting failed handshakes (no or untrusted client certificate) as ``tls``."""
+    context = security.ssl_context()
+    if context is None:
+        return None
+
+    class CountingSSLObject(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            try:
+                super().do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise
+            except ssl.SSLError:
+                rejected.add("tls")
+                raise
+
+    context.sslobject_class = CountingSSLObject
+    return context
 
 
-def decode(body: bytes, content_type: str, message_type: type[Message]) -> Message:
-    """Parse an OTLP/HTTP body; raises ``ValueError`` when it does not decode."""
-    message = message_type()
+def _bind(address: tuple[str, int]) -> socket.socket:
+    """A listening socket on ``address``, exclusive (no ``SO_REUSEPORT``); ``OSError`` when it cannot bind."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        if content_type == PROTOBUF:
-            message.ParseFromString(body)
-        else:
-            json_format.ParseDict(_hex_ids_to_base64(json.loads(body)), message)
-    except (DecodeError, json_format.ParseError, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"payload does not decode as {message_type.__name__}") from exc
-    return message
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # rebind after TIME_WAIT, not a shared port
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
-class RejectionCounts:
-    """Requests rejected, by reason (thread-safe)."""
+class OTLPHttpServer:
+    """The OTLP/HTTP receiver; ``relay(signal, request)`` raises :class:`UpstreamUnavailable` to ask for a retry.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.by_reason: dict[str, int] = {}
-
-    def add(self, reason: str) -> None:
-        with self._lock:
-            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: OTLPHttpServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30  # seconds a client may stall (handshake, headers, body)
-
-    def setup(self) -> None:
-        super().setup()
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        """``/healthz``: the process serves; ``/readyz``: and the upstream is reachable."""
-        if self.path == "/healthz":
-            return self._send(200, JSON, b'{"status": "ok"}')
-        if self.path == "/readyz":
-            ready = self.server.ready()
-            return self._send(200 if ready else 503, JSON, json.dumps({"ready": ready}).encode())
-        self._send(404, JSON, b'{"code": 404, "message": "unknown path"}')
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        types = SIGNALS.get(self.path)
-        if types is None:
-            return self._reject(404, "not_found", "unknown path")
-        if not self.server.security.authorized(self.headers.get("authorization")):
-            return self._reject(401, "unauthenticated", UNAUTHENTICATED_MESSAGE, {"www-authenticate": "Bearer"})
-        content_type = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in (PROTOBUF, JSON):
-            return self._reject(415, "content_type", f"unsupported content type {content_type!r}")
-        length = int(self.headers.get("content-length") or 0)
-        if length > self.server.max_bytes:
-            return self._reject(413, "too_large", f"body over {self.server.max_bytes} bytes")
-        if not self.server.inflight.acquire(blocking=False):
-            return self._reject(429, "busy", "gateway busy", {"retry-after": "1"})
-        try:
-            request = decode(self.rfile.read(length), content_type, types[0])
-            self.server.relay(self.path, request)
-        except ValueError as exc:
-            return self._reject(400, "malformed", str(exc))
-        except UpstreamUnavailable:
-            return self._reject(503, "upstream", "upstream unavailable", {"retry-after": "5"})
-        except UpstreamRejected as exc:
-            return self._reject(400, "upstream_rejected", f"upstream refused the request: {exc}")
-        finally:
-            self.server.inflight.release()
-        response = types[1]()
-        body = response.SerializeToString() if content_type == PROTOBUF else b"{}"
-        self._send(200, content_type, body)
-
-    def _reject(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> None:
-        self.server.rejected.add(reason)
-        if status in (401, 404, 413, 415, 429):  # the body was left unread: it must not be parsed as
-            headers = {**(headers or {}), "connection": "close"}  # the next request, so close (and say so)
-        self._send(status, JSON, json.dumps({"code": status, "message": message}).encode(), headers)
-
-    def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class OTLPHttpServer(ThreadingHTTPServer):
-    """The OTLP/HTTP receiver; ``relay(path, request)`` raises :class:`UpstreamUnavailable` to ask for a retry."""
-
-    daemon_threads = True
+    Times in seconds, sizes in bytes.  Serves from its own thread and event loop
+    after :meth:`start`; the relay runs in a pool of ``max_inflight`` threads.
+    """
 
     def __init__(
         self,
@@ -171,33 +142,162 @@ class OTLPHttpServer(ThreadingHTTPServer):
         ready: Callable[[], bool] = lambda: True,
         security: ReceiverSecurity | None = None,
         max_inflight: int = 64,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 30.0,
+        max_buffered_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        super().__init__(address, _Handler)
-        self.inflight = threading.BoundedSemaphore(max_inflight)
         self.security = security or ReceiverSecurity()
-        tls = self.security.ssl_context()
-        if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self.rejected = RejectionCounts()
         self.relay = relay
         self.ready = ready
         self.max_bytes = max_bytes
-        self.rejected = RejectionCounts()
-        self._thread = threading.Thread(target=self.serve_forever, name="otel-carbon-otlp-http", daemon=True)
+        self.max_inflight = max_inflight
+        self.body_timeout_s = body_timeout_s
+        self.max_buffered_bytes = max_buffered_bytes
+        self._inflight = 0  # these two only touched on the event loop
+        self._buffered = 0  # bytes of bodies still arriving
+        self.abandoned_items = 0  #: items relayed after their sender had gone (it will re-send them)
+        self._tls = _tls_context(self.security, self.rejected)
+        self._socket = _bind(address)
+        self.port = int(self._socket.getsockname()[1])
+        self._pool = ThreadPoolExecutor(max_workers=max_inflight, thread_name_prefix="otel-carbon-otlp-http")
+        self._loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_route("*", "/{path:.*}", self._export)
+        self._runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            shutdown_timeout=5.0,
+            keepalive_timeout=header_timeout_s,
+            access_log_class=_counting_access_log(self.rejected),
+            access_log=_protocol_logger,
+            logger=_protocol_logger,
+        )
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="otel-carbon-otlp-http", daemon=True)
 
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
+    # --- lifecycle ---------------------------------------------------------------------
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Count a failed TLS handshake (no or untrusted client certificate) instead of printing it."""
-        if isinstance(sys.exc_info()[1], (ssl.SSLError, OSError)):
-            self.rejected.add("tls")
-        else:
-            super().handle_error(request, client_address)
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.SockSite(self._runner, self._socket, ssl_context=self._tls)
+        self._loop.run_until_complete(site.start())
+        self._started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
 
     def start(self) -> None:
         self._thread.start()
+        self._started.wait(10)
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        """Stop accepting, let in-flight requests finish (up to 5 s), close."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(15)
+        else:
+            self._socket.close()
+        self._pool.shutdown(wait=True)
+
+    # --- handlers ----------------------------------------------------------------------
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        """The process serves."""
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        """The process serves and the upstream is reachable."""
+        ready = await self._loop.run_in_executor(self._pool, self.ready)
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    def _reject(self, request: web.Request, status: int, reason: str, message: str,
+                headers: dict[str, str] | None = None, close: bool = False) -> web.Response:
+        """Count and answer a rejection; ``close`` when the body was left unread (it must not be parsed as
+        the next request)."""
+        request[_COUNTED] = True
+        self.rejected.add(reason)
+        response = web.json_response({"code": status, "message": message}, status=status, headers=headers)
+        if close:
+            response.force_close()
+        return response
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        """The whole (decompressed) body; :class:`_TooLarge` past ``max_bytes``, :class:`_OverBudget` when
+        the bodies arriving at once would pass ``max_buffered_bytes``."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := await request.content.read(_READ_CHUNK):
+                size += len(chunk)
+                self._buffered += len(chunk)
+                if size > self.max_bytes:
+                    raise _TooLarge
+                if self._buffered > self.max_buffered_bytes:
+                    raise _OverBudget
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            self._buffered -= size
+
+    async def _export(self, request: web.Request) -> web.StreamResponse:
+        signal = request.path.removeprefix("/v1/")
+        types = SIGNALS.get(signal) if request.path.startswith("/v1/") else None
+        if types is None:
+            return self._reject(request, 404, "not_found", "unknown path", close=True)
+        if request.method != "POST":
+            return self._reject(request, 405, "method", "use POST", {"allow": "POST"}, close=True)
+        if not self.security.authorized(request.headers.get("authorization")):
+            return self._reject(request, 401, "unauthenticated", UNAUTHENTICATED_MESSAGE,
+                                {"www-authenticate": "Bearer"}, close=True)
+        content_type = request.content_type.lower()
+        if content_type not in (PROTOBUF, JSON):
+            return self._reject(request, 415, "content_type", f"unsupported content type {content_type!r}", close=True)
+        too_large = f"body over {self.max_bytes} bytes (decompressed)"
+        if request.content_length is not None and request.content_length > self.max_bytes:
+            return self._reject(request, 413, "too_large", too_large, close=True)
+        try:
+            body = await asyncio.wait_for(self._read_body(request), self.body_timeout_s)
+        except _TooLarge:
+            return self._reject(request, 413, "too_large", too_large, close=True)
+        except _OverBudget:
+            return self._reject(request, 429, "busy", "gateway busy (request bodies)", {"retry-after": "1"}, close=True)
+        except asyncio.TimeoutError:
+            return self._reject(request, 408, "body_timeout",
+                                f"the body did not arrive within {self.body_timeout_s:g} s", close=True)
+        except (web.RequestPayloadError, HttpProcessingError):  # broken chunking, not valid gzip, short body
+            return self._reject(request, 400, "malformed", "malformed request body (framing or encoding)", close=True)
+        if self._inflight >= self.max_inflight:
+            return self._reject(request, 429, "busy", "gateway busy", {"retry-after": "1"})
+        self._inflight += 1
+        try:
+            response, items = await self._loop.run_in_executor(
+                self._pool, self._handle, request, signal, content_type, body)
+        finally:
+            self._inflight -= 1
+        if response.status == 200 and (request.transport is None or request.transport.is_closing()):
+            self.abandoned_items += items  # the sender gave up (its timeout) and will send these again
+        return response
+
+    def _handle(self, request: web.Request, signal: str, content_type: str, body: bytes) -> tuple[web.Response, int]:
+        """Decode and relay (a pool thread); the answer in the request's encoding, and the items relayed."""
+        try:
+            message = decode(body, content_type, SIGNALS[signal][0])
+            self.relay(signal, message)
+        except MalformedPayload as exc:
+            return self._reject(request, 400, "malformed", str(exc)), 0
+        except UpstreamUnavailable:
+            return self._reject(request, 503, "upstream", "upstream unavailable", {"retry-after": "5"}), 0
+        except UpstreamRejected as exc:
+            return self._reject(request, 400, "upstream_rejected", f"upstream refused the request: {exc}"), 0
+        except Exception:  # noqa: BLE001 - e.g. the queue disk is full: not accepted, the sender must retry
+            log_once(_logger, "collector.http", "otel-carbon collector could not handle a request", exc_info=True)
+            return self._reject(request, 503, "internal", "gateway could not take the request", {"retry-after": "5"}), 0
+        answer = SIGNALS[signal][1]().SerializeToString() if content_type == PROTOBUF else b"{}"
+        response = web.Response(body=answer, content_type=content_type)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            response.enable_compression(web.ContentCoding.gzip)
+        return response, item_count(signal, message)

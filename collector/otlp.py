@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -10,9 +13,21 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otel_carbon import semconv as sc
 from otel_carbon.processors.accountant import CarbonAccountant
-from otel_carbon.processors.enrich import EnrichmentContext, enrich, is_genai, needs_enrichment, uncounted
+from otel_carbon.processors.enrich import (
+    CallCarbon,
+    EnrichmentContext,
+    InvalidUsage,
+    enrich,
+    is_genai,
+    needs_enrichment,
+    token_usage,
+    uncounted,
+)
 from otel_carbon.processors.nesting import CallNests
 from otel_carbon.semconv import GENAI_MARKER_KEYS
+
+
+_DOUBLE = struct.Struct("<d")
 
 
 def python_value(value: AnyValue) -> Any:
@@ -44,6 +59,94 @@ def any_value(value: Any) -> AnyValue:
     return AnyValue(string_value=str(value))
 
 
+# Span.attributes is field 9 (length-delimited); KeyValue: key 1, value 2; AnyValue: string 1,
+# bool 2, int 3, double 4 (fixed64), array 5; ArrayValue.values 1.
+_SPAN_ATTRIBUTE = b"\x4a"
+
+
+def _varint(number: int) -> bytes:
+    number &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf writes negative ints
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def _delimited(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+def _any_value_wire(value: Any) -> bytes:
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):
+        return b"\x18" + _varint(value)
+    if isinstance(value, float):
+        return b"\x21" + _DOUBLE.pack(value)
+    if isinstance(value, (list, tuple)):
+        return _delimited(b"\x2a", b"".join(_delimited(b"\x0a", _any_value_wire(v)) for v in value))
+    return _delimited(b"\x0a", str(value).encode())
+
+
+@lru_cache(maxsize=4096)
+def _key_wire(key: str) -> bytes:
+    return _delimited(b"\x0a", key.encode())
+
+
+@lru_cache(maxsize=4096)
+def _constant_attribute_wire(key: str, value: str | bool) -> bytes:
+    return _attribute_wire(key, value)
+
+
+def _attribute_wire(key: str, value: Any) -> bytes:
+    return _delimited(_SPAN_ATTRIBUTE, _key_wire(key) + _delimited(b"\x12", _any_value_wire(value)))
+
+
+@lru_cache(maxsize=4096)
+def _double_prefix(key: str) -> bytes:
+    """Everything of a double attribute's entry before its 8 value bytes (a double's AnyValue is 9 bytes)."""
+    return _attribute_wire(key, 0.0)[:-8]
+
+
+def attributes_wire(attributes: Mapping[str, Any]) -> bytes:
+    """``attributes`` as the protobuf bytes of ``Span.attributes`` entries.
+
+    ``span.MergeFromString(attributes_wire(extra))`` appends them to a decoded span in one
+    C call — the same result as ``span.attributes.extend(KeyValue(...))``, without building
+    a message per attribute.  Strings and booleans (zone, method, status…) are encoded once per
+    value, doubles from a per-key prefix and their 8 bytes.
+    """
+    parts = []
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is float:
+            parts.append(_double_prefix(key) + _DOUBLE.pack(value))
+        elif kind is str or kind is bool:
+            parts.append(_constant_attribute_wire(key, value))
+        else:
+            parts.append(_attribute_wire(key, value))
+    return b"".join(parts)
+
+
+def _record_enriched(
+    accountant: CarbonAccountant, attributes: Mapping[str, Any], resource: Mapping[str, Any], trace_id: int,
+    span_id: int, end_time_ns: int,
+) -> None:
+    """Record a span counted upstream, from the carbon attributes it carries (malformed ones: not recorded)."""
+    numbers = [attributes.get(key) for key in (sc.SCI_CARBON, sc.SCI_ENERGY, sc.SCI_INTENSITY)]
+    labels = [attributes.get(key) for key in (sc.SCI_INTENSITY_ZONE, sc.SCI_INTENSITY_SOURCE, sc.SCI_ENERGY_METHOD)]
+    if not all(type(n) is float and 0.0 <= n < math.inf for n in numbers) or not all(type(v) is str for v in labels):
+        return
+    try:
+        usage = token_usage(attributes)
+    except InvalidUsage:
+        return
+    carbon = {key: value for key, value in attributes.items() if key.startswith("sci.") or key == sc.GEN_AI_USAGE_COST}
+    accountant.record(CallCarbon(carbon, usage), attributes, resource, trace_id, span_id, end_time_ns)
+
+
 def _id(raw: bytes) -> int:
     return int.from_bytes(raw, "big") if raw else 0
 
@@ -53,6 +156,7 @@ def enrich_request(
     context: EnrichmentContext,
     accountant: CarbonAccountant | None = None,
     nests: CallNests | None = None,
+    count_enriched: bool = False,
 ) -> int:
     """Add carbon attributes, in place, to the GenAI spans of ``request``; return how many were counted.
 
@@ -61,7 +165,9 @@ def enrich_request(
     too), then each span not yet accounted for is either counted — enriched, and
     recorded by ``accountant`` (metrics, ledger) — or marked ``sci.counted=false``
     with its ``sci.carbon.status``.  Spans arriving already accounted for (our
-    instrumentation, an in-process processor) are left as they are.
+    instrumentation, an in-process processor) are left as they are; with
+    ``count_enriched`` the counted ones among them are recorded by ``accountant`` too
+    (for apps that export no carbon metrics of their own).
     """
     nests = nests if nests is not None else CallNests()
     pending: list[tuple[Any, dict[str, Any], Mapping[str, Any], int, int]] = []
@@ -75,11 +181,14 @@ def enrich_request(
                 if not is_genai(attributes):
                     continue
                 trace_id, span_id = _id(span.trace_id), _id(span.span_id)
-                nests.note(trace_id, span_id, _id(span.parent_span_id), counted=attributes.get(sc.SCI_COUNTED) is True)
-                if not needs_enrichment(attributes):
-                    continue
+                counted_upstream = attributes.get(sc.SCI_COUNTED) is True
+                nests.note(trace_id, span_id, _id(span.parent_span_id), counted=counted_upstream)
                 if resource is None:
                     resource = attributes_dict(resource_spans.resource.attributes)
+                if counted_upstream and count_enriched and accountant is not None:
+                    _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
+                if not needs_enrichment(attributes):
+                    continue
                 pending.append((span, attributes, resource, trace_id, span_id))
     counted = 0
     for span, attributes, resource, trace_id, span_id in pending:
@@ -94,5 +203,5 @@ def enrich_request(
                 counted += 1
             if accountant is not None:
                 accountant.record(result, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
-        span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in result.attributes.items())
+        span.MergeFromString(attributes_wire(result.attributes))
     return counted

@@ -21,6 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry import context as otel_context
+
+#: Set in the context while a call traced (and counted) by our instrumentation runs: a span that starts
+#: under it — another library's tracing of the same call — is a duplicate of that call.
+INSIDE_COUNTED_CALL = otel_context.create_key("otel_carbon.inside_counted_call")
+
 #: How many counted span ids are remembered for idempotence (oldest forgotten first).
 DEFAULT_MEMORY = 100_000
 

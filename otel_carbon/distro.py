@@ -221,11 +221,20 @@ def sdk_instrumentors(*names: str) -> list[Any]:
 
     Raises ``LookupError`` for a name otel-carbon does not register.
     """
-    ours = {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.value.startswith("otel_carbon.")}
+    ours = _our_instrumentor_entry_points()
     missing = [name for name in names if name not in ours]
     if missing:
         raise LookupError(f"otel-carbon has no instrumentation named {', '.join(missing)}")
     return [ours[name].load()() for name in names]
+
+
+def sdk_instrumentor_names() -> list[str]:
+    """The entry-point names of every instrumentation otel-carbon registers (installed SDK or not)."""
+    return sorted(_our_instrumentor_entry_points())
+
+
+def _our_instrumentor_entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.value.startswith("otel_carbon.")}
 
 
 def install_energy_meter(settings: CarbonSettings, meter_provider: Any) -> None:

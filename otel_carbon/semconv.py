@@ -156,6 +156,20 @@ SCI_SHIFT_NOW_INTENSITY: Final = "sci.shift.now_intensity"  # gCO2e/kWh expected
 SCI_SHIFT_EXPECTED_INTENSITY: Final = "sci.shift.expected_intensity"  # gCO2e/kWh expected at the planned start
 SCI_SHIFT_FALLBACK: Final = "sci.shift.fallback"  # bool, no usable forecast: started now
 
+# The retraining guard's decision span (otel_carbon.gates.retrain): the inputs and
+# the answer.  Its carbon is *expected*, for a job that may not run, so it uses
+# its own names and never adds to the sci.carbon sums of calls.
+SCI_RES_DECISION: Final = "sci.res.decision"  # retrain | skip | defer
+SCI_RES_SCORE: Final = "sci.res.score"  # expected gain (points) per kg CO2e
+SCI_RES_THRESHOLD: Final = "sci.res.threshold"  # points per kg CO2e
+SCI_RES_EXPECTED_GAIN: Final = "sci.res.expected_gain"  # points of the quality metric
+SCI_RES_ENERGY: Final = "sci.res.energy"  # J, the training run's expected energy
+SCI_RES_ENERGY_SOURCE: Final = "sci.res.energy.source"  # given | spans
+SCI_RES_CARBON: Final = "sci.res.carbon"  # g CO2e, expected, at the chosen start
+SCI_RES_INTENSITY: Final = "sci.res.intensity"  # gCO2e/kWh at the chosen start
+SCI_RES_ZONE: Final = "sci.res.zone"
+SCI_RES_WINDOW_START: Final = "sci.res.window.start"  # RFC 3339 UTC, with a deadline
+
 #: Every attribute enrichment writes; a span carrying SCI_CARBON is left alone.
 SCI_OUTPUT_KEYS: Final = (
     SCI_ENERGY,
@@ -202,6 +216,19 @@ METRIC_INTENSITY_AGE: Final = "sci.intensity.age"  # gauge, s, per zone + source
 METRIC_INTENSITY_REFRESHES: Final = "sci.intensity.refreshes"  # counter, {refresh}, per provider
 METRIC_INTENSITY_REFRESH_FAILURES: Final = "sci.intensity.refresh.failures"  # counter, per provider + error.type
 SCI_INTENSITY_PROVIDER: Final = "sci.intensity.provider"  # dimension of the health metrics
+# Health of the collector gateway (otel_carbon.collector.health).
+METRIC_GATEWAY_ACCEPTED: Final = "otel_carbon.gateway.accepted"  # counter, {item}, per signal
+METRIC_GATEWAY_REJECTED: Final = "otel_carbon.gateway.rejected"  # counter, {request}, per receiver + reason
+METRIC_GATEWAY_DROPPED: Final = "otel_carbon.gateway.dropped"  # counter, {item}: retry queue full
+METRIC_GATEWAY_RETRIED: Final = "otel_carbon.gateway.retried"  # counter, {request}: queued sends that failed
+METRIC_GATEWAY_AMBIGUOUS: Final = "otel_carbon.gateway.duplicates_suspected"  # counter, {item}: timed-out sends
+METRIC_GATEWAY_QUEUE_SIZE: Final = "otel_carbon.gateway.queue.size"  # gauge, {request} waiting on disk
+METRIC_GATEWAY_QUEUE_AGE: Final = "otel_carbon.gateway.queue.age"  # gauge, s, of the oldest waiting request
+METRIC_GATEWAY_UPSTREAM_DURATION: Final = "otel_carbon.gateway.upstream.duration"  # histogram, s, per outcome
+DIM_GATEWAY_SIGNAL: Final = "otel_carbon.signal"  # traces | metrics | logs
+DIM_GATEWAY_RECEIVER: Final = "otel_carbon.receiver"  # grpc | http
+DIM_GATEWAY_REASON: Final = "otel_carbon.reason"  # why a request was rejected
+DIM_GATEWAY_OUTCOME: Final = "otel_carbon.outcome"  # ok | unavailable | ambiguous | rejected
 
 METRIC_ROUTING_SAVED: Final = "sci.routing.saved"  # counter, g, carbon saved against the cost-only choice
 METRIC_ROUTING_DECISIONS: Final = "sci.routing.decisions"  # counter, {decision}

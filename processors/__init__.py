@@ -1,10 +1,15 @@
-"""Span processing: carbon enrichment of GenAI spans and the carbon metrics.
+"""Span processing: carbon enrichment of GenAI spans, counting, and the carbon metrics.
 
-``enrich`` is SDK-free (the collector imports it); the processor needs the SDK.
+``enrich`` (and ``nesting``) are SDK-free: the collector and the rotel processor import them, and
+importing them loads no OpenTelemetry SDK and no HTTP client.  The processor needs the SDK, so it
+is loaded on first use of its names.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes, is_genai
-from otel_carbon.processors.span_processor import CarbonSpanProcessor, copy_with_attributes
 
 __all__ = [
     "CarbonSpanProcessor",
@@ -13,3 +18,13 @@ __all__ = [
     "copy_with_attributes",
     "is_genai",
 ]
+
+_FROM_SPAN_PROCESSOR = frozenset({"CarbonSpanProcessor", "copy_with_attributes"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SPAN_PROCESSOR:
+        from otel_carbon.processors import span_processor
+
+        return getattr(span_processor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from protobuf is enriched exactly like an in-process ``ReadableSpan``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from otel_carbon.footprint import Footprint, MeasuredEnergy, compute_footprint, 
 from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.reading import IntensityLookup
 from otel_carbon.intensity.zones import zone_for_region
-from otel_carbon.locality import place_call
+from otel_carbon.locality import Placement, place_call
 
 AttributeValue = Any  # str | bool | int | float | sequences thereof
 
@@ -29,6 +29,7 @@ AttributeValue = Any  # str | bool | int | float | sequences thereof
 MAX_TOKENS_PER_CALL = 10_000_000
 #: Ceiling on a measured energy value of one call, J (about 278 kWh).
 MAX_MEASURED_J = 1e9
+_MAX_PLACEMENTS = 4096
 
 
 class InvalidUsage(ValueError):
@@ -42,6 +43,31 @@ class EnrichmentContext:
     settings: CarbonSettings = field(default_factory=CarbonSettings)
     catalogue: Catalogue = field(default_factory=Catalogue.default)
     intensity: IntensityLookup = field(default_factory=IntensityCache)
+    #: Where calls of one (provider, model, endpoint, resource region, measured?) ran, and at which zone:
+    #: fixed by the settings and the catalogue, so worked out once (bounded; cleared when full).
+    _placements: dict[tuple[Any, ...], tuple[Placement, bool, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def placement(
+        self, provider: str | None, model: str | None, attributes: Mapping[str, Any], resource: Mapping[str, Any],
+        measured: bool,
+    ) -> tuple[Placement, bool, str]:
+        """``(placement, local, zone)`` of a call (see :mod:`otel_carbon.locality` and ``resolve_zone``)."""
+        address, port = attributes.get(sc.SERVER_ADDRESS), attributes.get(sc.SERVER_PORT)
+        cloud = (resource.get(sc.CLOUD_PROVIDER), resource.get(sc.CLOUD_REGION))
+        key = (provider, model, address, port, cloud, measured)
+        found = self._placements.get(key)
+        if found is None:
+            placement = place_call(provider, model, address, port, catalogue=self.catalogue,
+                                   local_endpoints=self.settings.local_endpoints)
+            local = placement.local or (measured and not placement.proxied)
+            zone = resolve_zone(self.settings, self.catalogue, placement.provider, local=local,
+                                resource_zone=_resource_zone(resource))
+            if len(self._placements) >= _MAX_PLACEMENTS:
+                self._placements.clear()
+            found = self._placements[key] = (placement, local, zone)
+        return found
 
 
 @dataclass(frozen=True)
@@ -140,26 +166,11 @@ def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: 
         measured = measured_energy(attributes)
     except InvalidUsage:
         return uncounted(sc.STATUS_INVALID_USAGE)
-    placement = place_call(
-        provider,
-        model,
-        attributes.get(sc.SERVER_ADDRESS),
-        attributes.get(sc.SERVER_PORT),
-        catalogue=context.catalogue,
-        local_endpoints=context.settings.local_endpoints,
-    )
+    placement, local, zone = context.placement(provider, model, attributes, resource, measured is not None)
     if placement.proxied:
         measured = None  # the window saw a relay on this machine, not the model's work
-    local = placement.local or measured is not None
     if measured is None and usage.input == 0 and usage.output == 0:
         return uncounted(sc.STATUS_NO_USAGE)
-    zone = resolve_zone(
-        context.settings,
-        context.catalogue,
-        placement.provider,
-        local=local,
-        resource_zone=_resource_zone(resource),
-    )
     footprint = compute_footprint(
         provider=placement.provider,
         model=model,
@@ -172,7 +183,7 @@ def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: 
         local=local,
     )
     out = footprint_attributes(footprint)
-    if not all(_finite(v) for v in out.values()):
+    if not _finite_and_non_negative(out.values()):
         return uncounted(sc.STATUS_INVALID_USAGE)
     if placement.proxied:
         out[sc.SCI_PROXIED] = True
@@ -267,5 +278,7 @@ def _joules(value: Any) -> float | None:
     return float(value)
 
 
-def _finite(value: Any) -> bool:
-    return not isinstance(value, float) or (math.isfinite(value) and value >= 0.0)
+def _finite_and_non_negative(values: Iterable[Any]) -> bool:
+    """Whether every float among ``values`` is finite and >= 0 (their sum is finite only if each is)."""
+    floats = [v for v in values if type(v) is float]
+    return not floats or (math.isfinite(sum(floats)) and min(floats) >= 0.0)

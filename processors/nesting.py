@@ -14,10 +14,13 @@ rule, the same in the span processor and in the gateway (SDK-free, on ids):
 So a nest counts once: our span if it has one, else its innermost span.  The
 spans not counted get ``sci.counted=false`` and ``sci.carbon.status=duplicate``.
 
-The memory is bounded (``capacity`` span ids, oldest forgotten first).  In-process
-every span of a nest is noted when it starts, before any of them ends, so the rule
-holds whatever order they end in.  The gateway notes spans as batches arrive:
-see :meth:`CallNests.note` for what that guarantees.
+The memory is bounded (``capacity`` span ids, oldest forgotten first).  Spans are
+noted as they end (in-process) or arrive (gateway); an inner span usually ends
+first, and when an outer one comes first it is counted and the inner one is then
+the duplicate — one count either way (see :meth:`CallNests.note`).  In-process, a
+span that *starts* inside a call our instrumentation counts is known to be a
+duplicate from its start (``otel_carbon.accounting.INSIDE_COUNTED_CALL``), whatever
+order the spans end in.
 """
 
 from __future__ import annotations

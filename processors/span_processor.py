@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import baggage as baggage_api
+from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
@@ -28,6 +29,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.util.types import Attributes
 
 from otel_carbon import accounting
+from otel_carbon.accounting import INSIDE_COUNTED_CALL
 from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings
@@ -44,8 +46,6 @@ _logger = logging.getLogger(__name__)
 _MAX_PENDING_BAGGAGE = 10_000
 # GenAI spans remembered for the one-call-one-figure rule (in-process: the live ones and recent ones).
 _NEST_MEMORY = 10_000
-# Instrumentation scopes of our own instrumentations: their spans are counted at the end of the call.
-_OUR_SCOPE_PREFIX = "otel_carbon.instrumentations."
 
 
 class CarbonSpanProcessor(SpanProcessor):
@@ -96,6 +96,7 @@ class CarbonSpanProcessor(SpanProcessor):
         self._accountant = accountant
         self._dimension_keys = context.settings.dimensions
         self._nests = CallNests(_NEST_MEMORY)
+        self._inside: dict[tuple[int, int], None] = {}  # spans started inside a call we count
         self._baggage: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -110,10 +111,8 @@ class CarbonSpanProcessor(SpanProcessor):
         return self._accountant
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes
-        if attributes and not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and is_genai(attributes):
-            scope = span.instrumentation_scope
-            self._note(span, counted=scope is not None and scope.name.startswith(_OUR_SCOPE_PREFIX))
+        if otel_context.get_value(INSIDE_COUNTED_CALL, parent_context) and span.context is not None:
+            self._inside_counted_call(span.context)  # another library's span of a call we count
         if self._dimension_keys:  # peers may set their GenAI attributes only after the start
             self._capture_baggage(span, parent_context)
         self._inner.on_start(span, parent_context=parent_context)
@@ -125,8 +124,10 @@ class CarbonSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes or {}
-        if not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and needs_enrichment(attributes):
-            span = self._enriched(span, attributes)
+        if not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and is_genai(attributes):
+            self._note(span, counted=attributes.get(sc.SCI_COUNTED) is True)
+            if needs_enrichment(attributes):
+                span = self._enriched(span, attributes)
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
@@ -140,6 +141,12 @@ class CarbonSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
+
+    def _inside_counted_call(self, span_context: Any) -> None:
+        with self._lock:
+            if len(self._inside) >= _NEST_MEMORY:
+                self._inside.pop(next(iter(self._inside)))
+            self._inside[(span_context.trace_id, span_context.span_id)] = None
 
     def _note(self, span: ReadableSpan, *, counted: bool) -> None:
         context = span.context
@@ -159,9 +166,10 @@ class CarbonSpanProcessor(SpanProcessor):
                 self._accountant.resource = dict(resource)
             context = span.context
             trace_id, span_id = (context.trace_id, context.span_id) if context is not None else (0, 0)
-            self._note(span, counted=False)  # a span whose GenAI attributes came after its start
+            with self._lock:
+                inside = self._inside.pop((trace_id, span_id), 0) is None
             result: CallCarbon
-            if span_id and self._nests.is_duplicate(trace_id, span_id):
+            if span_id and (inside or self._nests.is_duplicate(trace_id, span_id)):
                 result = uncounted(sc.STATUS_DUPLICATE)
                 self._accountant.record_duplicate()
             else:

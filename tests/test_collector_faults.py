@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from otlp_receiver import OTLPReceiver
 
 from otel_carbon.collector.gateway import Gateway
-from otel_carbon.collector.http_receiver import PROTOBUF
+from otel_carbon.collector.payload import PROTOBUF
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import EnrichmentContext
 

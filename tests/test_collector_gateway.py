@@ -20,7 +20,7 @@ from otlp_receiver import OTLPReceiver
 
 from otel_carbon import semconv as sc
 from otel_carbon.collector.gateway import Gateway
-from otel_carbon.collector.http_receiver import JSON, PROTOBUF, decode
+from otel_carbon.collector.payload import JSON, PROTOBUF, decode
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 
@@ -205,3 +205,21 @@ def test_carbon_metrics_are_exported_upstream_over_otlp(context):
                 arrived = upstream.received.wait_for(lambda: sc.SCI_CARBON in upstream.metric_names, timeout=10)
         assert arrived
     assert {sc.SCI_CARBON, sc.SCI_ENERGY} <= upstream.metric_names
+
+
+@settings(max_examples=200, deadline=None)
+@given(attributes=st.dictionaries(
+    st.text(min_size=1, max_size=300),
+    st.one_of(st.booleans(), st.integers(0, 2**63 - 1), st.floats(allow_nan=False), st.text(max_size=300),
+              st.lists(st.text(max_size=5), max_size=3), st.lists(st.floats(allow_nan=False), max_size=3)),
+    max_size=30))
+def test_attributes_written_as_wire_bytes_equal_the_messages(attributes):
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from otel_carbon.collector.otlp import any_value, attributes_wire
+
+    by_message, by_wire = Span(name="x"), Span(name="x")
+    by_message.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
+    by_wire.MergeFromString(attributes_wire(attributes))
+    assert by_wire == by_message

@@ -230,3 +230,33 @@ def test_uninstrument_restores_the_originals():
     assert all(Chat.__dict__[n] is not o for n, o in zip(names, originals))
     instrumentor.uninstrument()
     assert [Chat.__dict__[n] for n in names] + [Embeddings.__dict__["create"]] == originals
+
+
+def test_mistral_sdk_telemetry_beside_ours_counts_once(server):
+    """The SDK's own telemetry opens a GenAI span inside ours; the call is counted once, by ours."""
+    from mistralai.extra.observability import configure_telemetry
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_carbon.config import CarbonSettings
+    from otel_carbon.processors import CarbonSpanProcessor
+
+    exporter, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(CarbonSpanProcessor(SimpleSpanProcessor(exporter), settings=CarbonSettings(zone="FR")))
+    instrumentor = MistralAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        sdk_client = Mistral(api_key="sk-mistral", server_url=server.url)
+        configure_telemetry(sdk_client, provider=provider)
+        sdk_client.chat.complete(model=MODEL, messages=MESSAGES)
+    finally:
+        instrumentor.uninstrument()
+    spans = exporter.get_finished_spans()
+    genai = [s for s in spans if sc.GENAI_MARKER_KEYS & set(s.attributes)]
+    assert {s.instrumentation_scope.name for s in genai} >= {"otel_carbon.instrumentations.mistralai"}
+    assert len(genai) == 2, [(s.name, s.instrumentation_scope.name) for s in spans]  # the SDK's span is there
+    counted = [s for s in genai if s.attributes.get(sc.SCI_COUNTED) is True]
+    assert [s.instrumentation_scope.name for s in counted] == ["otel_carbon.instrumentations.mistralai"]
+    (other,) = [s for s in genai if s not in counted]
+    assert other.attributes[sc.SCI_CARBON_STATUS] == sc.STATUS_DUPLICATE and sc.SCI_CARBON not in other.attributes

@@ -237,3 +237,31 @@ def test_no_attribute_or_metric_is_ever_non_finite_or_negative(tokens):
     for name in (sc.METRIC_CARBON, sc.METRIC_ENERGY, sc.METRIC_COST, sc.METRIC_TOKENS):
         assert all(_finite_and_non_negative(p.value) for p in parts["metrics"].points(name)), name
     assert all(_finite_and_non_negative(p.sum) for p in parts["metrics"].points(sc.METRIC_CARBON_PER_REQUEST))
+
+
+@pytest.mark.parametrize("count_enriched", [False, True])
+def test_gateway_counts_spans_enriched_upstream_only_when_asked(count_enriched):
+    """Default: an app with its own otel-carbon exports its own carbon metrics, so the gateway does not count
+    its spans again; ``--count-enriched`` is for apps that export spans only."""
+    context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
+    metrics = Metrics()
+    from otel_carbon.processors.enrich import enrich
+
+    app = InMemorySpanExporter()  # the app's own otel-carbon wrote the carbon (another process in real life)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(app))
+    enriched = {**GENAI, **enrich(GENAI, {}, context).attributes}
+    provider.get_tracer("otel_carbon.instrumentations.openai").start_span("chat", attributes=enriched).end()
+    (span,) = app.get_finished_spans()
+    assert span.attributes[sc.SCI_COUNTED] is True
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from otel_carbon.collector.otlp import enrich_request
+    from otel_carbon.processors.nesting import CallNests
+
+    accountant = CarbonAccountant(context, meter_provider=metrics.provider)
+    for _ in range(2):  # a retried export is still one call
+        enrich_request(encode_spans([span]), context, accountant, CallNests(), count_enriched=count_enriched)
+    assert metrics.requests() == (1 if count_enriched else 0)
+    if count_enriched:
+        assert metrics.carbon() == pytest.approx(span.attributes[sc.SCI_CARBON])

@@ -18,14 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"otel_carbon": "otel_carbon", "processors": "otel_carbon.processors",
            "instrumentations": "otel_carbon.instrumentations", "collector": "otel_carbon.collector"}
 # DESIGN: only these files may import processors, instrumentations or collector ...
-WIRING_FILES = {"__init__.py", "distro.py", "cli/__init__.py"}
-# ... and only these (the set-up, and the CLI that runs SDK pipelines) the OpenTelemetry SDK.
-SDK_WIRING = {"__init__.py", "distro.py", "cli"}
+PYTEST_PLUGIN = "gates/pytest_plugin.py"  # `pytest --carbon` (wiring, like distro)
+WIRING_FILES = {"__init__.py", "distro.py", "cli/__init__.py", PYTEST_PLUGIN}
+# ... and only these (the set-up, the CLI that runs SDK pipelines, the pytest plugin) the OpenTelemetry SDK.
+SDK_WIRING = {"__init__.py", "distro.py", "cli", PYTEST_PLUGIN}
 
 
 AUDIT_SCRIPT = ROOT / "scripts" / "import_audit.py"
-# Modules the host provides at run time, not pip: rotel's agent embeds its own rotel_sdk.
-HOST_PROVIDED = {"rotel_sdk"}
+# Modules the host provides at run time, not pip: rotel's agent embeds its own rotel_sdk; the
+# pytest plugin (entry point pytest11) is only ever imported by a running pytest.
+HOST_PROVIDED = {"rotel_sdk", "pytest"}
 
 
 def _pyproject() -> dict:
@@ -193,7 +195,7 @@ def test_core_imports_no_subpackage_except_in_wiring_files():
 def test_core_never_imports_the_sdk_outside_wiring():
     for path in (ROOT / "otel_carbon").rglob("*.py"):
         relative = path.relative_to(ROOT / "otel_carbon")
-        if relative.parts[0] in SDK_WIRING:
+        if relative.parts[0] in SDK_WIRING or relative.as_posix() in SDK_WIRING:
             continue
         bad = [name for name in _imports(path) if name.startswith("opentelemetry.sdk")]
         assert not bad, f"{relative} imports {bad}"
@@ -207,6 +209,20 @@ def test_instrumentations_never_import_the_sdk():
 
 def test_enrichment_function_is_sdk_free():
     assert not [n for n in _imports(ROOT / "processors" / "enrich.py") if n.startswith("opentelemetry")]
+
+
+@pytest.mark.parametrize("module", ["otel_carbon", "otel_carbon.processors.enrich", "otel_carbon.processors.nesting"])
+def test_what_importing_the_light_modules_actually_loads(module):
+    """Not what they import directly: every module loaded, transitively (the rotel agent's path)."""
+    code = (
+        f"import sys, {module};"
+        "bad = sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('opentelemetry.') else m.split('.')[0]"
+        " for m in sys.modules if m.startswith(('opentelemetry.sdk', 'httpx', 'ssl', 'grpc', 'google.protobuf',"
+        " 'openai', 'anthropic', 'otel_carbon.instrumentations', 'otel_carbon.collector'))});"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_importing_the_core_pulls_in_neither_sdk_nor_subpackages():

@@ -28,6 +28,7 @@ from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Tracer
 
 from otel_carbon._log import log_once
+from otel_carbon.accounting import INSIDE_COUNTED_CALL
 from otel_carbon.instrumentations._shared.invocation import Invocation, Request, Response
 from otel_carbon.instrumentations._shared.stream import Accumulator, AsyncStream, SyncStream
 
@@ -38,7 +39,6 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple, dict[str, Any]], Any]
 Proxy = Callable[[Any, Invocation, Accumulator], Any]
 
 _logger = logging.getLogger(__name__)
-_INSIDE_GENAI_CALL = context.create_key("otel_carbon.inside_genai_call")
 
 
 def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
 def _open(
     tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict[str, Any], kind: SpanKind
 ) -> Invocation | None:
-    if context.get_value(_INSIDE_GENAI_CALL):
+    if context.get_value(INSIDE_COUNTED_CALL):
         return None
     try:
         return Invocation(tracer, start(instance, args, kwargs), kind=kind)
@@ -60,7 +60,7 @@ def _open(
 @contextmanager
 def _inside(invocation: Invocation) -> Iterator[None]:
     """The invocation's span is current, and nested SDK calls know they are inside it."""
-    token = context.attach(trace.set_span_in_context(invocation.span, context.set_value(_INSIDE_GENAI_CALL, True)))
+    token = context.attach(trace.set_span_in_context(invocation.span, context.set_value(INSIDE_COUNTED_CALL, True)))
     try:
         yield
     finally:

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "run": "otel_carbon.cli.run",
     "report": "otel_carbon.cli.report",
     "collector": "otel_carbon.collector.command",
+    "diff": "otel_carbon.cli.diff",
+    "retrain-gate": "otel_carbon.cli.retrain_gate",
 }
 
 

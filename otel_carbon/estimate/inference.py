@@ -22,6 +22,7 @@ source in ``docs/methodology.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from otel_carbon import sci
 from otel_carbon.estimate.catalogue import Accelerator, Hardware, ModelSpec
@@ -87,23 +88,47 @@ def decode_tokens(usage: TokenUsage) -> int:
     return usage.output if usage.reasoning <= usage.output else usage.output + usage.reasoning
 
 
-def _energy_j(active_b: float, decode_reference_j: float, usage: TokenUsage, acc: Accelerator) -> float:
-    decode = decode_tokens(usage) * decode_j_per_token(active_b, decode_reference_j)
-    prefill_tokens = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
-    return decode + prefill_tokens * prefill_j_per_token(active_b, acc)
+@dataclass(frozen=True)
+class TokenEnergy:
+    """Accelerator energy per token of one model on one accelerator, J, low/mid/high."""
+
+    decode: Range  #: per output (decoded) token
+    prefill: Range  #: per uncached input token
+
+
+@lru_cache(maxsize=1024)
+def token_energy(spec: ModelSpec, accelerator: Accelerator) -> TokenEnergy:
+    """Per-token energies of ``spec`` on ``accelerator`` (memoised: they depend on nothing else)."""
+    active = spec.params_active_b
+    return TokenEnergy(
+        decode=Range(
+            decode_j_per_token(active.low, DECODE_J_PER_TOKEN_LOW),
+            decode_j_per_token(active.mid, DECODE_J_PER_TOKEN),
+            decode_j_per_token(active.high, DECODE_J_PER_TOKEN_HIGH),
+        ),
+        prefill=Range(
+            prefill_j_per_token(active.low, accelerator),
+            prefill_j_per_token(active.mid, accelerator),
+            prefill_j_per_token(active.high, accelerator),
+        ),
+    )
 
 
 def estimate_inference(spec: ModelSpec, usage: TokenUsage, accelerator: Accelerator) -> InferenceEstimate:
     """Accelerator energy of one call (J) and the accelerator time it held (GPU·s), low/mid/high.
 
-    Accelerator time is energy over the average serving power
-    (``SERVING_POWER_SHARE`` × TDP): the call's time-share of the GPUs its batch ran on.
+    Energy is decoded tokens × decode J/token + prefill-equivalent tokens (uncached
+    input + ``CACHED_INPUT_FACTOR`` × cached input) × prefill J/token.  Accelerator
+    time is energy over the average serving power (``SERVING_POWER_SHARE`` × TDP):
+    the call's time-share of the GPUs its batch ran on.
     """
-    active = spec.params_active_b
+    per_token = token_energy(spec, accelerator)
+    decode = decode_tokens(usage)
+    prefill = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
     energy = Range(
-        _energy_j(active.low, DECODE_J_PER_TOKEN_LOW, usage, accelerator),
-        _energy_j(active.mid, DECODE_J_PER_TOKEN, usage, accelerator),
-        _energy_j(active.high, DECODE_J_PER_TOKEN_HIGH, usage, accelerator),
+        decode * per_token.decode.low + prefill * per_token.prefill.low,
+        decode * per_token.decode.mid + prefill * per_token.prefill.mid,
+        decode * per_token.decode.high + prefill * per_token.prefill.high,
     )
     return InferenceEstimate(energy, energy.scale(1.0 / (SERVING_POWER_SHARE * accelerator.tdp_w)))
 

@@ -25,14 +25,14 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from otel_carbon._extras import missing_extra
+
 try:
     import litellm
     from litellm.integrations.custom_logger import CustomLogger
     from litellm.router import CustomRoutingStrategyBase
-except ImportError as exc:  # pragma: no cover - exercised where litellm is absent
-    raise ImportError(
-        "otel_carbon.routing.litellm_strategy needs LiteLLM: pip install 'otel-carbon[routing]'"
-    ) from exc
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised where litellm is absent
+    raise missing_extra("routing", exc, "carbon-aware routing for litellm.Router") from exc
 
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings

@@ -1,0 +1,141 @@
+"""OTLP payloads: the three signals' message types, decoding and validation, and the relay's outcomes.
+
+Shared by both receivers and the forwarder; no server library here.  A
+payload is accepted only if it decodes as the signal's export request *and*
+its ids have OTLP's lengths (trace id 16 bytes, span id 8 bytes, or empty):
+the OpenTelemetry Collector refuses other lengths, so forwarding them would
+only move the failure upstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+#: signal → (request type, response type)
+SIGNALS: dict[str, tuple[type[Message], type[Message]]] = {
+    "traces": (trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse),
+    "metrics": (metrics_service_pb2.ExportMetricsServiceRequest, metrics_service_pb2.ExportMetricsServiceResponse),
+    "logs": (logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse),
+}
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+#: OTLP/JSON id field → its length in bytes (written as hex; protobuf's JSON mapping expects base64).
+_ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
+
+
+class MalformedPayload(ValueError):
+    """The payload does not decode, or is not a valid OTLP request; the message says why (no payload bytes)."""
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream did not take the request; the sender should retry.  ``ambiguous``: it was sent and its
+    answer not seen (a deadline passed), so it may have landed all the same."""
+
+    def __init__(self, reason: str, ambiguous: bool = False) -> None:
+        super().__init__(reason)
+        self.ambiguous = ambiguous
+
+
+class UpstreamRejected(Exception):
+    """The upstream refused the request for good (e.g. ``INVALID_ARGUMENT``); the sender must not retry."""
+
+
+#: ``relay(signal, request)``: enrich and forward; raises the two exceptions above.
+Relay = Callable[[str, Message], None]
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """A copy of an OTLP/JSON tree with its hex ids in base64; :class:`MalformedPayload` for a wrong id."""
+    if isinstance(node, dict):
+        converted = {}
+        for key, value in node.items():
+            size = _ID_BYTES.get(key)
+            if size is not None and isinstance(value, str):
+                if value and len(value) != 2 * size:
+                    raise MalformedPayload(f"{key} must be {2 * size} hex digits or empty, got {len(value)}")
+                try:
+                    converted[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                except ValueError:
+                    raise MalformedPayload(f"{key} is not hexadecimal") from None
+            else:
+                converted[key] = _hex_ids_to_base64(value)
+        return converted
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(item) for item in node]
+    return node
+
+
+def decode(body: bytes, content_type: str, message_type: type[Message]) -> Message:
+    """Parse an OTLP/HTTP body (``PROTOBUF`` or ``JSON``); :class:`MalformedPayload` when it is not a valid request."""
+    message = message_type()
+    try:
+        if content_type == PROTOBUF:
+            message.ParseFromString(body)
+        else:
+            tree = json.loads(body)
+            if not isinstance(tree, dict):
+                raise MalformedPayload(f"an OTLP/JSON body is an object, got {type(tree).__name__}")
+            json_format.ParseDict(_hex_ids_to_base64(tree), message)
+    except MalformedPayload:
+        raise
+    except RecursionError:
+        raise MalformedPayload("payload nested too deeply") from None
+    except (DecodeError, json_format.ParseError, ValueError, TypeError, binascii.Error) as exc:
+        raise MalformedPayload(f"payload does not decode as {message_type.__name__}") from exc
+    check_ids(message)
+    return message
+
+
+def _check(trace_id: bytes, span_id: bytes, where: str) -> None:
+    if len(trace_id) not in (0, 16) or len(span_id) not in (0, 8):
+        raise MalformedPayload(f"{where}: trace id must be 16 bytes and span id 8 bytes (or empty)")
+
+
+def check_ids(request: Message) -> None:
+    """:class:`MalformedPayload` if a span, span link or log record of ``request`` has an id of the wrong length."""
+    if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    _check(span.trace_id, span.span_id, "span")
+                    if len(span.parent_span_id) not in (0, 8):
+                        raise MalformedPayload("span: parent span id must be 8 bytes or empty")
+                    for link in span.links:
+                        _check(link.trace_id, link.span_id, "span link")
+    elif isinstance(request, logs_service_pb2.ExportLogsServiceRequest):
+        for resource_logs in request.resource_logs:
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    _check(record.trace_id, record.span_id, "log record")
+
+
+def item_count(signal: str, request: Any) -> int:
+    """Spans, metrics or log records in an OTLP export request."""
+    if signal == "traces":
+        return sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+    if signal == "metrics":
+        return sum(len(s.metrics) for r in request.resource_metrics for s in r.scope_metrics)
+    return sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
+
+
+class RejectionCounts:
+    """Requests rejected, by reason (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_reason: dict[str, int] = {}
+
+    def add(self, reason: str) -> None:
+        with self._lock:
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
