@@ -292,3 +292,13 @@ def test_configure_writes_the_calls_its_processor_counts(url):
         (row,) = ledger.totals(by=("feature", "provider"))
         assert row.group == {"feature": "triage", "provider": "anthropic"} and row.calls == 3
         assert math.isclose(row.carbon_g, sum(a["sci.carbon"] for a in spans), rel_tol=1e-9)
+
+
+def test_gateway_and_report_refuse_a_bad_ledger_url(capsys):
+    from otel_carbon.cli import main
+
+    assert main(["collector", "run", "--upstream", "127.0.0.1:9", "--ledger", "mysql://db/carbon"]) == 2
+    assert "--ledger" in capsys.readouterr().err
+    assert main(["report", "--ledger", "postgresql://u:pw@/x", "--period", "2026"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pw" not in err
