@@ -223,3 +223,12 @@ def test_impact_framework_recomputes_our_sci(ledger_url, tmp_path, capsys):
     aggregated = computed["tree"]["aggregated"]
     assert aggregated["requests"] == 48
     assert math.isclose(aggregated["carbon"], sum(carbons["nov"]), rel_tol=1e-9)
+
+
+def test_a_group_without_any_known_price_has_no_cost_not_zero(ledger_url, capsys):
+    url, _ = ledger_url
+    doc = json.loads(report(capsys, "--ledger", url, "--period", "2026-11", "--by", "provider", "--format", "json"))
+    rows = {r["provider"]: r for r in doc["rows"]}
+    assert rows["transformers"]["cost_usd"] is None and rows["transformers"]["cost_unknown_calls"] == 12
+    assert rows["openai"]["cost_usd"] > 0 and rows["openai"]["cost_unknown_calls"] == 0
+    assert doc["totals"]["cost_usd"] == rows["openai"]["cost_usd"] and doc["totals"]["cost_unknown_calls"] == 12

@@ -38,6 +38,7 @@ COLUMNS: tuple[str, ...] = (
     "carbon_low_g",
     "carbon_high_g",
     "cost_usd",
+    "cost_unknown_calls",
     "sci_per_request_g",
     "sci_per_1k_tokens_g",
     "tokens_per_wh",
@@ -71,7 +72,9 @@ def figures(t: GroupTotals) -> dict[str, Any]:
         "carbon_g": t.carbon_g,
         "carbon_low_g": t.carbon_low_g,
         "carbon_high_g": t.carbon_high_g,
-        "cost_usd": t.cost_usd,
+        # no known price for any call of the group: unknown, never a silent 0 (a partial sum is a lower bound)
+        "cost_usd": None if t.calls and t.cost_unknown_calls == t.calls else t.cost_usd,
+        "cost_unknown_calls": t.cost_unknown_calls,
         "sci_per_request_g": _ratio(t.carbon_g, t.calls),
         "sci_per_1k_tokens_g": _ratio(t.carbon_g, tokens / 1000),
         "tokens_per_wh": _ratio(tokens, t.energy_j / _J_PER_WH),
@@ -99,9 +102,11 @@ def _merge(rows: Sequence[GroupTotals], key: Callable[[GroupTotals], Any]) -> di
     return merged
 
 
-def _change(now: float, before: float) -> float | None:
-    """Percent change against the previous period (None when there was nothing before)."""
-    return (now - before) / before * 100.0 if before > 0 else None
+def _change(now: float | None, before: float | None) -> float | None:
+    """Percent change against the previous period (None when there was nothing, or nothing known, before)."""
+    if now is None or before is None or before <= 0:
+        return None
+    return (now - before) / before * 100.0
 
 
 def _iso(ns: int | None) -> str | None:
@@ -237,7 +242,7 @@ def build_report(
         totals=now_figures,
         rows=[{**row.group, **figures(row)} for row in rows],
         previous=before_figures,
-        change_percent={k: _change(float(now_figures[k]), float(before_figures[k])) for k in keys},
+        change_percent={k: _change(now_figures[k], before_figures[k]) for k in keys},
         scopes=_scopes(facets, market_factors),
         quality=_quality(facets, total),
         over_time=[{"day": day, "calls": t.calls, "energy_j": t.energy_j, "carbon_g": t.carbon_g,
