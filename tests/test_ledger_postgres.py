@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from ledger_support import PostgresServer, Recorder, accountant, count_calls, pg_bin
@@ -103,13 +104,13 @@ def test_password_never_in_errors(server):
     assert "hunter2" not in str(info.value)
 
 
-def start_gateway(upstream_port: int, ledger_url: str) -> tuple[subprocess.Popen, int]:
+def start_gateway(upstream_port: int, ledger_url: str, *flags: str) -> tuple[subprocess.Popen, int]:
     """``otel-carbon collector run --ledger URL`` as a process; its OTLP/gRPC port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env["OTEL_CARBON_DIMENSIONS"] = "app.feature"
     process = subprocess.Popen(
         [sys.executable, "-m", "otel_carbon.cli", "collector", "run", "--listen", "127.0.0.1:0", "--http-port", "0",
-         "--metrics-port", "0", "--upstream", f"127.0.0.1:{upstream_port}", "--ledger", ledger_url],
+         "--metrics-port", "0", "--upstream", f"127.0.0.1:{upstream_port}", "--ledger", ledger_url, *flags],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     line = process.stdout.readline()
     match = re.search(r"OTLP/gRPC on port (\d+)", line)
@@ -163,3 +164,30 @@ def test_through_the_gateway_a_duplicated_export_is_counted_once(url):
         assert by_feature["search"].group["service"] == "svc-in-any-language"
         expected = sum(a["sci.carbon"] for name, a in first if int(name.split()[1]) % 2 == 0)
         assert math.isclose(by_feature["search"].carbon_g, expected, rel_tol=1e-9)
+
+
+def test_zero_code_app_through_the_gateway_into_postgresql(url, capsys):
+    """The app counts its own calls (zero-code); the gateway, told to record spans counted upstream
+    (``--count-enriched``), writes them to the shared ledger: the totals are the spans' ``sci.carbon``."""
+    from test_ledger_zero_code import APP, FEATURE_OF_MODEL
+    from test_zero_code import run_app
+
+    from otel_carbon.demo_server import LLMServer
+
+    with OTLPReceiver() as upstream, LLMServer() as server:
+        gateway, port = start_gateway(upstream.port, url, "--count-enriched")
+        try:
+            result = run_app(SimpleNamespace(port=port), server, APP, LLM_CALLS="20")
+            assert result.returncode == 0, result.stderr
+        finally:
+            stop_gateway(gateway)
+    counted = [a for n, a in upstream.spans if n.startswith("chat") and a.get("sci.counted")]
+    assert len(counted) == 20
+    with open_ledger(url) as ledger:
+        assert ledger.totals()[0].calls == 20
+        assert math.isclose(ledger.totals()[0].carbon_g, sum(a["sci.carbon"] for a in counted), rel_tol=1e-9)
+        by_model = {r.group["model"]: r for r in ledger.totals(by=("model", "service"))}
+        for model in FEATURE_OF_MODEL:  # the app's features map one to one onto its models
+            spans = [a["sci.carbon"] for a in counted if a["gen_ai.request.model"] == model]
+            assert math.isclose(by_model[model].carbon_g, sum(spans), rel_tol=1e-9)
+            assert by_model[model].group["service"] == "sample-app" and by_model[model].calls == 10
