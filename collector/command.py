@@ -211,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
     except MissingExtraError as exc:
         _close(intensity, sink)
         return usage_error("collector", f"{exc}; or run without it: --http-port 0 --metrics-port 0")
+    if sink is not None and gateway.metrics is not None:
+        sink.register_metrics(gateway.metrics.meter_provider)
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
     http = f", OTLP/HTTP on port {gateway.http.port}" if gateway.http else ""

@@ -107,6 +107,8 @@ class CarbonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
         super()._configure(**kwargs)
         accountant.resource = dict(getattr(trace.get_tracer_provider(), "resource", Resource.get_empty()).attributes)
         accounting.install(accountant)
+        if sink is not None and settings.metrics:
+            sink.register_metrics(metrics.get_meter_provider())
         install_energy_meter(settings, metrics.get_meter_provider())
         warn_if_sampled(os.environ)
 

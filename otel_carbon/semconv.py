@@ -233,6 +233,9 @@ DIM_GATEWAY_OUTCOME: Final = "otel_carbon.outcome"  # ok | unavailable | ambiguo
 METRIC_ROUTING_SAVED: Final = "sci.routing.saved"  # counter, g, carbon saved against the cost-only choice
 METRIC_ROUTING_DECISIONS: Final = "sci.routing.decisions"  # counter, {decision}
 METRIC_SHIFT_SAVED: Final = "sci.shift.saved"  # counter, g, carbon saved against starting now (measured energy)
+METRIC_LEDGER_ROWS: Final = "sci.ledger.rows"  # counter, {row}, line items the ledger writer inserted
+METRIC_LEDGER_DROPPED: Final = "sci.ledger.dropped"  # counter, {call}, counted calls the ledger writer dropped
+DIM_LEDGER_RECORDED_BY: Final = "otel_carbon.recorded_by"  # app | gateway: which writer
 
 # Metric dimension names.
 DIM_PROVIDER: Final = GEN_AI_PROVIDER_NAME

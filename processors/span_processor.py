@@ -23,7 +23,7 @@ from opentelemetry import baggage as baggage_api
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import MeterProvider, get_meter_provider
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.util.types import Attributes
@@ -88,6 +88,8 @@ class CarbonSpanProcessor(SpanProcessor):
         self._owned_sink: LedgerSink | None = None
         if accountant is None:
             self._owned_sink = ledger_sink(context.settings)
+            if self._owned_sink is not None and context.settings.metrics:
+                self._owned_sink.register_metrics(meter_provider or get_meter_provider())
             sinks = (self._owned_sink,) if self._owned_sink is not None else ()
             accountant = self._installed = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
             accounting.install(accountant)

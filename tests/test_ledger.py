@@ -302,3 +302,18 @@ def test_gateway_and_report_refuse_a_bad_ledger_url(capsys):
     assert main(["report", "--ledger", "postgresql://u:pw@/x", "--period", "2026"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pw" not in err
+
+
+def test_writer_metrics_count_rows_and_drops(url):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    sink = LedgerSink(url, queue_size=5, batch_size=1000, flush_interval_s=60)
+    sink.register_metrics(MeterProvider(metric_readers=[reader]))
+    count_calls(accountant((sink,)), 8)  # the writer sleeps: 5 queue, 3 dropped
+    sink.close()
+    points = {m.name: m.data.data_points[0] for rm in reader.get_metrics_data().resource_metrics
+              for sm in rm.scope_metrics for m in sm.metrics}
+    assert points["sci.ledger.rows"].value == 5 and points["sci.ledger.dropped"].value == 3
+    assert points["sci.ledger.dropped"].attributes == {"otel_carbon.recorded_by": "app"}

@@ -20,10 +20,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.accounting import CountedCall
 from otel_carbon.config import CarbonSettings
@@ -32,6 +33,9 @@ from otel_carbon.ledger.errors import LedgerError, LedgerUnavailable
 from otel_carbon.ledger.lineitem import LineItems
 from otel_carbon.ledger.store import Gap, Ledger
 from otel_carbon.ledger.url import parse_ledger_url
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 _logger = logging.getLogger(__name__)
 
@@ -156,6 +160,23 @@ class LedgerSink:
     def stats(self) -> WriterStats:
         return WriterStats(self._written, self._duplicates, self._drops.total, len(self._queue),
                            len(self._pending), self._retries)
+
+    def register_metrics(self, meter_provider: MeterProvider) -> None:
+        """Export ``sci.ledger.rows`` (inserted) and ``sci.ledger.dropped`` (calls lost: alert on it) on
+        ``meter_provider``, read from :attr:`stats` at each collection."""
+        from opentelemetry.metrics import Observation
+
+        meter = meter_provider.get_meter("otel_carbon.ledger")
+        attributes = {sc.DIM_LEDGER_RECORDED_BY: self._recorded_by}
+
+        def observe(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+            return lambda options: [Observation(getattr(self.stats, field), attributes)]
+
+        meter.create_observable_counter(sc.METRIC_LEDGER_ROWS, [observe("written")], unit="{row}",
+                                        description="Line items the ledger writer inserted")
+        meter.create_observable_counter(sc.METRIC_LEDGER_DROPPED, [observe("dropped")], unit="{call}",
+                                        description="Counted calls the ledger writer dropped (queue full, "
+                                                    "database refused, shutdown)")
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every call submitted so far is written (or dropped); False on timeout."""
