@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from otlp_receiver import OTLPReceiver
@@ -18,7 +19,11 @@ FEATURE_OF_MODEL = {"gpt-4o-mini": "summarise", "gpt-4o": "search"}
 
 
 def report_json(url: str, capsys, *by: str) -> dict:
-    assert main(["report", "--ledger", url, "--period", "2026", "--by", ",".join(by), "--format", "json"]) == 0
+    """The JSON report of the days around now (the calls were just made)."""
+    today = datetime.now(timezone.utc).date()
+    days = [(today + timedelta(days=d)).isoformat() for d in (-1, 1)]
+    assert main(["report", "--ledger", url, "--from", days[0], "--to", days[1], "--by", ",".join(by),
+                 "--format", "json"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
