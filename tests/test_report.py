@@ -183,7 +183,9 @@ def test_html_report_renders_in_headless_chromium(ledger_url, tmp_path, capsys):
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--no-pdf-header-footer",
                     f"--print-to-pdf={pdf}", page.as_uri()], capture_output=True, timeout=120, check=True)
-    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.read_bytes().count(b"/Type /Page") >= 2
+    document = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", document))
+    assert document[:5] == b"%PDF-" and pages >= 2, pages  # the methodology starts a page of its own
 
 
 def if_run() -> list[str] | None:
