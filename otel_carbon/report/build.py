@@ -17,7 +17,7 @@ from otel_carbon.ledger.lineitem import DEFAULT_SCOPES, SCOPE2, SCOPE3_CAT1
 from otel_carbon.ledger.store import DAY, GroupTotals, Ledger
 from otel_carbon.report.period import Period
 
-_J_PER_KWH = 3.6e6
+J_PER_KWH = 3.6e6  #: joules in a kilowatt-hour
 _J_PER_WH = 3600.0
 
 #: The documented columns of a report row (CSV header after the group keys; JSON row fields).
@@ -166,7 +166,7 @@ def _scopes(facets: Sequence[GroupTotals], market_factors: Mapping[str, float]) 
             market_g += t.operational_g
             fallback_zones.add(str(zone))
         else:
-            market_g += t.energy_j / _J_PER_KWH * factor
+            market_g += t.energy_j / J_PER_KWH * factor
             covered_j += t.energy_j
     classes = _merge(facets, lambda r: (r.group["supply"], r.group["scope"]))
     other = {k: v for k, v in by_scope.items() if k not in (SCOPE2, SCOPE3_CAT1)}
