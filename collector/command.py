@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tls-cert", help="PEM server certificate: serve both receivers over TLS")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--tls-client-ca", help="PEM CA bundle: require client certificates (mTLS)")
+    parser.add_argument("--ledger", metavar="URL",
+                        help="write each counted call to this ledger: sqlite:///PATH or postgresql://… "
+                             "(default: $OTEL_CARBON_LEDGER; see docs/ledger.md)")
     parser.add_argument("--bearer-token-file", help=f"file holding the bearer token clients must send (or ${TOKEN_ENV})")
     parser.set_defaults(handler=main)
 
@@ -124,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from otel_carbon.collector.config import CollectorConfigError, resolve
     from otel_carbon.collector.gateway import Gateway
     from otel_carbon.intensity import build_intensity
+    from otel_carbon.ledger import LedgerError, ledger_sink
     from otel_carbon.processors.enrich import EnrichmentContext
 
     try:
@@ -140,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
         security = receiver_security(args)
     except (ConfigError, ValueError) as exc:
         return usage_error("collector", str(exc))
+    try:
+        sink = ledger_sink(settings, url=args.ledger, recorded_by="gateway")
+    except (LedgerError, MissingExtraError) as exc:
+        return usage_error("collector", f"--ledger: {exc}")
     intensity = build_intensity(settings)
     try:
         host = args.listen.rpartition(":")[0] or "0.0.0.0"
@@ -154,12 +162,13 @@ def run(args: argparse.Namespace) -> int:
             queue_max_bytes=int(args.queue_max_mb * 1024 * 1024),
             max_inflight=args.max_inflight,
             export_metrics_s=args.export_metrics_s or None,
+            sinks=(sink,) if sink is not None else (),
         )
     except OSError as exc:
-        intensity.close()
+        _close(intensity, sink)
         return usage_error("collector", str(exc))
     except MissingExtraError as exc:
-        intensity.close()
+        _close(intensity, sink)
         return usage_error("collector", f"{exc}; or run without it: --metrics-port 0")
     gateway.start()
     signal.signal(signal.SIGTERM, lambda *_: gateway.stop())
@@ -170,5 +179,12 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         gateway.stop()
     finally:
-        intensity.close()
+        _close(intensity, sink)
     return 0
+
+
+def _close(intensity: Any, sink: Any) -> None:
+    """Save the intensity cache and write the ledger's last rows."""
+    intensity.close()
+    if sink is not None:
+        sink.close()

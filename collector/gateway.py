@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent import futures
 from typing import Any
 
 import grpc
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from otel_carbon._log import log_once
+from otel_carbon.accounting import CallSink
 from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.forwarder import Forwarder
 from otel_carbon.collector.http_receiver import OTLPHttpServer, RejectionCounts, UpstreamRejected, UpstreamUnavailable
@@ -126,6 +129,7 @@ class Gateway:
         queue_dir: str | None = None,
         queue_max_bytes: int = 256 * 1024 * 1024,
         max_inflight: int = 64,
+        sinks: Sequence[CallSink] = (),
     ) -> None:
         security = security or ReceiverSecurity()
         self.rejected = RejectionCounts()  #: gRPC calls refused (``unauthenticated``)
@@ -146,7 +150,10 @@ class Gateway:
             except OSError as exc:
                 self._close()
                 raise _listen_error("the metrics endpoint", metrics_listen, exc) from exc
-        accountant = CarbonAccountant(context, meter_provider=self.metrics.meter_provider) if self.metrics else None
+        accountant = None
+        if self.metrics or sinks:  # counted calls: the gateway's metrics and the ledger (``sinks``, owned by the caller)
+            meter_provider = self.metrics.meter_provider if self.metrics else NoOpMeterProvider()
+            accountant = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
         self.traces = TraceRelay(self.forwarder, context, accountant)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]
@@ -232,5 +239,5 @@ class Gateway:
     def __enter__(self) -> Gateway:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -60,6 +60,14 @@ class CarbonSettings:
     #: Emit the carbon metrics (counters, histogram, gauge).
     metrics: bool = True
 
+    # --- the ledger (see docs/ledger.md) ---
+    #: Where each counted call is written as a line item: ``sqlite:///PATH`` or ``postgresql://…``; unset = none.
+    ledger: str | None = field(default=None, repr=False)  # may hold a password
+    #: Delete ledger rows older than this many days (at start, then hourly); unset = keep everything.
+    ledger_retention_days: float | None = None
+    #: Scope class per supply (``local``, ``cloud``, ``hosted`` → ``scope2`` | ``scope3.1``), e.g. ``cloud=scope2``.
+    ledger_scopes: Mapping[str, str] = field(default_factory=dict)
+
     # --- live grid intensity (see docs/intensity.md) ---
     #: Live providers in priority order (electricitymaps, watttime, carbonaware, neso);
     #: empty = every provider whose key or URL is set.  ``none`` = static table only.
@@ -127,6 +135,11 @@ class CarbonSettings:
         if self.energy_cpu_tdp_w is not None:
             _check_range("energy_cpu_tdp_w", self.energy_cpu_tdp_w, 1.0, 2000.0)
         _check_range("energy_memory_w_per_gb", self.energy_memory_w_per_gb, 0.0, 10.0)
+        if self.ledger_retention_days is not None:
+            _check_range("ledger_retention_days", self.ledger_retention_days, 1.0, 36500.0)
+        for supply, scope in self.ledger_scopes.items():
+            _check_choice("ledger_scopes", supply, LEDGER_SUPPLIES)
+            _check_choice("ledger_scopes", scope, LEDGER_SCOPES)
         if self.zone is not None:
             _check_zone("zone", self.zone)
         _check_zone("remote_zone", self.remote_zone)
@@ -240,6 +253,32 @@ def _parse_mapping(name: str, raw: str) -> dict[str, str]:
     return result
 
 
+def _parse_ledger(name: str, raw: str) -> str:
+    from otel_carbon.ledger.url import parse_ledger_url
+
+    try:
+        parse_ledger_url(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return raw
+
+
+def _parse_scopes(name: str, raw: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in LEDGER_SUPPLIES or value.strip() not in LEDGER_SCOPES:
+            raise ConfigError(f"{name}={raw!r}: expected SUPPLY=SCOPE pairs separated by commas, SUPPLY one of "
+                              f"{', '.join(LEDGER_SUPPLIES)}, SCOPE one of {', '.join(LEDGER_SCOPES)}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+#: Who runs the hardware of a call, and the GHG Protocol scope classes a ledger row can have (docs/ledger.md).
+LEDGER_SUPPLIES = ("local", "cloud", "hosted")
+LEDGER_SCOPES = ("scope2", "scope3.1")
+
+
 def _parse_keys(name: str, raw: str) -> tuple[str, ...]:
     keys = tuple(k.strip() for k in raw.split(",") if k.strip())
     if not keys:
@@ -262,6 +301,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "local_endpoints": _parse_keys,
     "record_cost": _parse_bool,
     "metrics": _parse_bool,
+    "ledger": _parse_ledger,
+    "ledger_retention_days": _parse_float,
+    "ledger_scopes": _parse_scopes,
     "intensity_providers": _parse_keys,
     "intensity_zones": _parse_keys,
     "intensity_forecast": _parse_bool,
@@ -301,5 +343,7 @@ _COERCED_FROM_STRING = frozenset(
         "intensity_zones",
         "watttime_regions",
         "carbonaware_locations",
+        "ledger",
+        "ledger_scopes",
     }
 )

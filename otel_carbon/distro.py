@@ -39,11 +39,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_carbon import accounting
 from otel_carbon import semconv as sc
+from otel_carbon._extras import MissingExtraError
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.energy.install import install_meter_on_first_use
 from otel_carbon.energy.measured import DeviceMeter
 from otel_carbon.energy.metrics import register_hw_metrics
 from otel_carbon.intensity import IntensityCache, build_intensity, zone_for_region
+from otel_carbon.ledger import ledger_sink
 from otel_carbon.processors import CarbonSpanProcessor, EnrichmentContext
 from otel_carbon.processors.accountant import CarbonAccountant
 
@@ -92,7 +94,15 @@ class CarbonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
         atexit.register(intensity.close)  # stop refreshers, save the cache file
         # One accountant for the process, whatever the exporters (none at all with
         # OTEL_TRACES_EXPORTER=none): its metrics go to the global MeterProvider the SDK sets up.
-        accountant = CarbonAccountant(EnrichmentContext(settings=settings, intensity=intensity))
+        try:
+            sink = ledger_sink(settings)
+        except MissingExtraError as exc:
+            _logger.error("otel-carbon: OTEL_CARBON_LEDGER: %s; calls are not written to a ledger", exc)
+            sink = None
+        if sink is not None:  # registered before the SDK's own hooks: runs after they flushed the last spans
+            atexit.register(sink.close)
+        accountant = CarbonAccountant(EnrichmentContext(settings=settings, intensity=intensity),
+                                      sinks=(sink,) if sink is not None else ())
         kwargs.setdefault("export_span_processor", _processor_factory(accountant))
         super()._configure(**kwargs)
         accountant.resource = dict(getattr(trace.get_tracer_provider(), "resource", Resource.get_empty()).attributes)

@@ -32,6 +32,7 @@ from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import IntensityCache, build_intensity
+from otel_carbon.ledger import LedgerSink, ledger_sink
 from otel_carbon.processors.accountant import CarbonAccountant
 from otel_carbon.processors.enrich import CallCarbon, EnrichmentContext, enrich, is_genai, needs_enrichment, uncounted
 from otel_carbon.processors.nesting import CallNests
@@ -62,7 +63,8 @@ class CarbonSpanProcessor(SpanProcessor):
     instrumentations are counted here, one per call (:mod:`.nesting`).  Without
     an ``accountant`` the processor makes one — carbon metrics on
     ``meter_provider`` (default: the global one) unless ``settings.metrics`` is
-    false — and installs it as the process's (``otel_carbon.accounting``) until
+    false, line items to ``settings.ledger`` when set (written in the background,
+    closed on ``shutdown``) — and installs it as the process's (``otel_carbon.accounting``) until
     ``shutdown``.
     """
 
@@ -83,8 +85,11 @@ class CarbonSpanProcessor(SpanProcessor):
             self._owned_intensity = build_intensity(settings, meter_provider=meter_provider)
             context = EnrichmentContext(settings=settings, intensity=self._owned_intensity)
         self._installed: CarbonAccountant | None = None
+        self._owned_sink: LedgerSink | None = None
         if accountant is None:
-            accountant = self._installed = CarbonAccountant(context, meter_provider=meter_provider)
+            self._owned_sink = ledger_sink(context.settings)
+            sinks = (self._owned_sink,) if self._owned_sink is not None else ()
+            accountant = self._installed = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
             accounting.install(accountant)
         self._inner = span_processor
         self._context = context
@@ -128,6 +133,8 @@ class CarbonSpanProcessor(SpanProcessor):
         self._inner.shutdown()
         if self._installed is not None:
             accounting.uninstall(self._installed)
+        if self._owned_sink is not None:
+            self._owned_sink.close()
         if self._owned_intensity is not None:
             self._owned_intensity.close()
 

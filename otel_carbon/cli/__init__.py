@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "intensity": "otel_carbon.cli.intensity",
     "route": "otel_carbon.cli.route",
     "run": "otel_carbon.cli.run",
+    "report": "otel_carbon.cli.report",
     "collector": "otel_carbon.collector.command",
 }
 
