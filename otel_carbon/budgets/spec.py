@@ -32,6 +32,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from otel_carbon._extras import missing_extra
+
 #: Selector key → the Prometheus label the project's metrics carry (``docs/querying.md``): configured
 #: ``OTEL_CARBON_DIMENSIONS`` keys with dots as underscores.  ``team``/``feature`` are ``app.team`` /
 #: ``app.feature``; ``service`` is ``service.name`` listed as a dimension.
@@ -358,6 +360,15 @@ def _for(raw: Any, where: str) -> dict[str, int]:
 def _add_months(start: datetime, months: int) -> datetime:
     index = start.year * 12 + start.month - 1 + months
     return start.replace(year=index // 12, month=index % 12 + 1)
+
+
+def yaml_module() -> Any:
+    """PyYAML, or :class:`~otel_carbon._extras.MissingExtraError` naming the ``budgets`` extra."""
+    try:
+        import yaml  # type: ignore[import-untyped]
+    except ModuleNotFoundError as exc:
+        raise missing_extra("budgets", exc, "YAML budgets, rules and routes") from exc
+    return yaml
 
 
 def _parse(text: str, path: str | Path) -> Any:
