@@ -21,7 +21,7 @@ import pytest
 import yaml
 from otlp_receiver import OTLPReceiver
 from test_collector_gateway import GENAI
-from test_collector_prometheus import _ready, free_port, query, wait_for
+from test_collector_prometheus import _ready, dashboard_queries, free_port, query, wait_for
 from test_metrics_quantiles import send
 
 from otel_carbon import semconv as sc
@@ -94,6 +94,7 @@ def budgets_file(start: datetime) -> dict:
             "name": "search", "owner": "search-team", "receiver": "search-pager", "labels": {"team": "search"},
             "selector": {"feature": "search"}, "period": {"start": start.isoformat(), "every": "1h"},
             "limits": {"carbon": "0.05 g"}, "thresholds": {"actual": ["100%"], "forecast": []},
+            "anomaly": {"metrics": ["carbon", "cost"], "window": "5s", "min_requests": 1},
             "for": {"actual": "0s", "forecast": "0s", "anomaly": "0s"},
         }, {
             "name": "other", "owner": "other-team", "selector": {"feature": "elsewhere"},
@@ -152,6 +153,12 @@ def test_gateway_metrics_to_prometheus_rules_to_alertmanager_webhook_with_owner_
             ours = [a for a in api if a["labels"].get("budget") == "search"]
             assert ours and {r["name"] for a in ours for r in a["receivers"]} == {"search-pager"}
             assert not [a for a in hook.alerts() if a["labels"].get("budget") == "other"]
+
+            # The dashboard's budgets row (the All value of $budget is .+) answers from the recorded series.
+            wait_for(lambda: query(prom_base, f'{sc.BUDGET_PER_REQUEST_BASELINE}{{budget="search"}}'), 30,
+                     "a per-request baseline")
+            for title, expr in dashboard_queries(budgets=True):
+                assert query(prom_base, expr.replace("$budget", ".+")), f"no data for panel {title!r}: {expr}"
 
             code = main(["budgets", "status", str(budgets_path), "--prometheus", prom_base, "--json"])
     report = json.loads(capsys.readouterr().out)
