@@ -2,12 +2,15 @@
 
 The method the Prometheus rules implement in PromQL (``otel_carbon.budgets.rules``):
 ``forecast = spent + R · max(0, r̄ + s · (3.5 d + R/2))`` with ``r̄`` the mean rate of the last 7 days
-(units/s), ``s`` the trend of that weekly mean (units/s²) and ``R`` the seconds left.  A 7-day mean
-holds one whole weekly cycle, so weekday peaks and quiet weekends neither inflate nor deflate it;
-its trend carries growth forward; ``r̄`` is the rate 3.5 days ago, so the rate expected over the rest
-of the period is its value at the middle of the time left.  The rules fit ``s`` by least squares
-over 14 days (``deriv``); this module takes it from two consecutive weeks' means (the same slope for a
-linear trend).
+(units/s), ``s = (r̄ − r̄₋₇)/7 d`` the trend of that weekly mean against the 7 days before (units/s²)
+and ``R`` the seconds left.  Lookback: 14 days.  Why: a 7-day mean holds one whole weekly cycle,
+so weekday peaks and quiet weekends neither inflate nor deflate the burn rate (the naive run-rate,
+spend so far ÷ time so far, is biased by how many weekends the period has had, and a last-hours
+rate or ``predict_linear`` over hours extrapolates the daily swing); comparing two whole weeks
+carries growth forward without reacting to one busy day; ``r̄`` is the rate 3.5 days ago, so the
+rate expected over the rest of the period is its trend line at the middle of the time left.  Two
+weeks of history give the trend; with less, the forecast is the run-rate of what there is.
+``bench/budgets.py`` measures it (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations

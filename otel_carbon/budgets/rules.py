@@ -14,10 +14,8 @@ J, USD):
   reads the period start ``@ end()``, i.e. at the evaluation time); exact up to the spend of one
   rate window at the period start; it needs Prometheus retention longer than one period;
 * forecast to period end — ``spend + R · max(0, r̄ + s·(3.5 d + R/2))``: ``r̄`` the mean rate of the
-  last 7 days, ``s`` its slope over 14 days (``deriv``), ``R`` the seconds left.  A 7-day mean holds
-  one whole weekly cycle, so weekday peaks and quiet weekends neither inflate nor deflate the burn
-  rate; its slope carries growth into the forecast (the rate at the middle of the time left); and
-  no short window of the daily swing is extrapolated (as ``predict_linear`` over hours would);
+  last 7 days, ``s`` its trend (the change from the 7 days before, per second), ``R`` the seconds
+  left (:mod:`otel_carbon.budgets.forecast` says why this method);
 * per-request carbon (g) or cost (USD) over the anomaly window, the calls in it, and a baseline:
   the larger of its mean over the previous 7 days and its value one week earlier (so a weekly
   pattern is its own baseline).
@@ -43,7 +41,6 @@ METRICS: dict[str, str] = {"carbon": sc.PROM_CARBON, "energy": sc.PROM_ENERGY, "
 #: Numerator of the per-request ratio, per anomaly kind.
 PER_REQUEST_NUMERATOR: dict[str, str] = {"carbon": sc.PROM_CARBON_PER_REQUEST + "_sum", "cost": sc.PROM_COST}
 WEEK_S = 7 * 86400
-TREND_S = 14 * 86400
 RATE_INTERVALS = 5  # the rate window, in evaluation intervals
 
 
@@ -122,8 +119,8 @@ def _group(budget: Budget, budgets: BudgetFile) -> dict[str, Any]:
             {"record": sc.BUDGET_RATE_WEEK, "expr": f"avg_over_time({sc.BUDGET_RATE}{own}[{WEEK_S}s])", "labels": labels},
             {
                 "record": sc.BUDGET_FORECAST,
-                "expr": f"{sc.BUDGET_SPEND}{own} + {remaining} * clamp_min({week} + (deriv({week}[{TREND_S}s]) "
-                f"or {week} * 0) * ({WEEK_S // 2} + {remaining} / 2), 0)",
+                "expr": f"{sc.BUDGET_SPEND}{own} + {remaining} * clamp_min({week} + (({week} - {week} offset {WEEK_S}s) "
+                f"/ {WEEK_S} or {week} * 0) * ({WEEK_S // 2} + {remaining} / 2), 0)",
                 "labels": labels,
             },
         ]
