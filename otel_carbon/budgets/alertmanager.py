@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from otel_carbon import semconv as sc
-from otel_carbon.budgets.spec import yaml_module as _yaml
 from otel_carbon.budgets.spec import BudgetFile
+from otel_carbon.budgets.spec import yaml_module as _yaml
 
-ALERTS = "|".join((sc.ALERT_BUDGET_ACTUAL, sc.ALERT_BUDGET_FORECAST, sc.ALERT_BUDGET_ANOMALY))
+ALERTS = f"{sc.ALERT_BUDGET_ACTUAL}|{sc.ALERT_BUDGET_FORECAST}|{sc.ALERT_BUDGET_ANOMALY}"
 
 
 def routes(budgets: BudgetFile) -> dict[str, Any]:

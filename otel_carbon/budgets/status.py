@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from otel_carbon.budgets.forecast import WEEK_S, forecast_at_end
-from otel_carbon.budgets.spec import BASE_UNITS, Budget, BudgetFile
 from otel_carbon.budgets.sources import Source
+from otel_carbon.budgets.spec import BASE_UNITS, Budget, BudgetFile
 
 STATES = ("over", "forecast_over", "warning", "ok", "no_data")  # worst first
 #: Exit code of ``otel-carbon budgets status`` when any budget is over its limit.
