@@ -176,3 +176,13 @@ def test_period_bounds_in_promql_match_python(tmp_path, day):
                                              "value": int(value.timestamp())}]})
     run_promtool_tests(tmp_path, [{"interval": "1d", "input_series": [], "promql_expr_test": samples}],
                        only=("monthly", "quarterly", "search"), interval="1d")
+
+
+def test_the_documented_example_file_gives_rules_promtool_accepts(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "docs" / "budgets.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = tmp_path / "rules.yml"
+    rules.write_text(render(budgets_from_mapping(yaml.safe_load(example))))
+    check = subprocess.run([PROMTOOL, "check", "rules", str(rules)], check=False, capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
