@@ -39,7 +39,7 @@ BUDGETS = {
         {"name": "over", "owner": "search-team", "selector": {"team": "search"},
          "period": {"start": "1970-01-21", "every": "30d"}, "limits": {"carbon": "20 kg"}, "for": FOR},
         {"name": "chat", "owner": "chat-team", "selector": {"feature": "chat"}, "period": "month",
-         "limits": {"cost": 1000}, "anomaly": {"metrics": ["carbon"], "factor": 1.5, "window": "1h", "min_requests": 20},
+         "limits": {"carbon": "40 kg", "cost": 1000}, "anomaly": {"metrics": ["carbon"], "factor": 1.5, "window": "1h", "min_requests": 20},
          "for": FOR},
         {"name": "monthly", "owner": "x", "period": "month", "limits": {"energy": "1 kWh"}},
         {"name": "quarterly", "owner": "x", "period": "quarter", "limits": {"energy": "1 kWh"}},
@@ -139,7 +139,7 @@ def test_anomaly_after_a_planted_model_swap(tmp_path):
     }], only=("chat",))
 
 
-def test_no_anomaly_over_weeks_with_a_weekly_pattern(tmp_path):
+def test_no_alert_over_normal_weeks_with_a_weekly_pattern(tmp_path):
     # Weekdays: 100 calls/h by day, 20 by night, 0.5 g each; weekends: 30 calls/h of 0.85 g
     # (a larger model for batch work) — 1.7x the weekday figure, above the 1.5x factor.
     hours = 22 * 24
@@ -150,8 +150,9 @@ def test_no_anomaly_over_weeks_with_a_weekly_pattern(tmp_path):
         calls.append(n)
         grams.append(n * (0.85 if weekend else 0.5))
     selector = '{app_feature="chat"}'
-    checks = [{"alertname": sc.ALERT_BUDGET_ANOMALY, "eval_time": f"{hour}h", "exp_alerts": []}
-              for hour in range(7 * 24 + 2, 21 * 24, 3)]
+    checks = [{"alertname": alert, "eval_time": f"{hour}h", "exp_alerts": []}
+              for hour in range(7 * 24 + 2, 21 * 24, 3)
+              for alert in (sc.ALERT_BUDGET_ANOMALY, sc.ALERT_BUDGET_ACTUAL, sc.ALERT_BUDGET_FORECAST)]
     run_promtool_tests(tmp_path, [{
         "interval": "1h",
         "input_series": [
