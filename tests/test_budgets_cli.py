@@ -87,7 +87,8 @@ def test_rules_output_is_written_whole(tmp_path):
     [],
     ["--prometheus", "http://127.0.0.1:9", "--ledger", "sqlite:///x.db"],
 ])
-def test_status_source_errors_are_one_line_exit_2(tmp_path, capsys, args):
+def test_status_source_errors_are_one_line_exit_2(tmp_path, capsys, monkeypatch, args):
+    monkeypatch.delenv("OTEL_CARBON_LEDGER", raising=False)
     assert main(["budgets", "status", str(write(tmp_path, GOOD)), *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("otel-carbon budgets status: error:")
@@ -108,7 +109,7 @@ def test_forecast_is_run_rate_plus_trend():
     assert forecast_at_end(5.0, 0.0, 70.0, 10 * day) == 5.0  # a falling trend never forecasts negative spend
 
 
-def test_status_from_the_ledger_sums_exactly_and_finds_a_model_swap(tmp_path, capsys):
+def test_status_from_the_ledger_sums_exactly_and_finds_a_model_swap(tmp_path, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     sink = LedgerSink(url)
     acc = accountant((sink,))
@@ -138,6 +139,7 @@ def test_status_from_the_ledger_sums_exactly_and_finds_a_model_swap(tmp_path, ca
     assert anomaly["metric"] == "carbon" and anomaly["per_request"] > 1.5 * anomaly["baseline"]
     assert anomaly["calls"] == 30
     assert quiet["anomalies"] == []
-    assert main(["budgets", "status", str(path), "--ledger", url]) == 1
+    monkeypatch.setenv("OTEL_CARBON_LEDGER", url)  # the embedded default when no source is given
+    assert main(["budgets", "status", str(path)]) == 1
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["budget", "owner", "kind", "spent"] and "carbon" in table[3]

@@ -9,6 +9,7 @@ a silent 0).  Prometheus: ``sum(increase(METRIC{selector}[range] @ end))`` over 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -107,6 +108,7 @@ class LedgerSource:
 
         try:
             self._ledger = open_ledger(url, create=False)
+            self._ledger.check()  # a damaged file is an error, never a total
         except LedgerError as exc:
             raise SourceError(str(exc)) from None
         self._error = LedgerError
@@ -129,7 +131,12 @@ class LedgerSource:
 
 
 def open_source(prometheus: str | None = None, ledger: str | None = None) -> PrometheusSource | LedgerSource:
-    """The source named by exactly one of ``prometheus`` (URL) or ``ledger`` (URL); raises :class:`SourceError`."""
-    if (prometheus is None) == (ledger is None):
-        raise SourceError("give exactly one of --prometheus URL or --ledger URL")
+    """The source named by ``prometheus`` (URL) or ``ledger`` (URL) — neither: the ledger of
+    ``OTEL_CARBON_LEDGER``, the embedded default; raises :class:`SourceError`."""
+    if prometheus is not None and ledger is not None:
+        raise SourceError("give one of --prometheus URL or --ledger URL, not both")
+    if prometheus is None and ledger is None:
+        ledger = os.environ.get("OTEL_CARBON_LEDGER", "").strip() or None
+        if ledger is None:
+            raise SourceError("give --prometheus URL or --ledger URL (or set OTEL_CARBON_LEDGER)")
     return PrometheusSource(prometheus) if prometheus is not None else LedgerSource(ledger or "")

@@ -2,7 +2,9 @@
 
     otel-carbon budgets rules BUDGETS [--output F]
     otel-carbon budgets alertmanager BUDGETS [--output F]
-    otel-carbon budgets status BUDGETS (--prometheus URL | --ledger URL) [--json]
+    otel-carbon budgets status BUDGETS [--prometheus URL | --ledger URL] [--json]
+
+``status`` reads the ledger of ``OTEL_CARBON_LEDGER`` when neither source is given.
 
 ``status`` exits 0, or 1 when any budget is over its limit (``docs/budgets.md``).  A bad budgets
 file, an unreachable source or an unwritable output exits 2 with one line on stderr; ``--output``
@@ -41,7 +43,7 @@ def register(subparsers: Any) -> None:
     status = actions.add_parser("status", help="spent, forecast, state and anomalies per budget")
     status.add_argument("budgets", metavar="BUDGETS", help="the budgets file (YAML)")
     status.add_argument("--prometheus", metavar="URL", help="the Prometheus HTTP API, e.g. http://prometheus:9090")
-    status.add_argument("--ledger", metavar="URL", help="the ledger: sqlite:///PATH or postgresql://…")
+    status.add_argument("--ledger", metavar="URL", help="the ledger: sqlite:///PATH or postgresql://… (default: $OTEL_CARBON_LEDGER)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=_status)
 
