@@ -259,3 +259,28 @@ def first_present(attributes: Mapping[str, Any], keys: Sequence[str]) -> Any:
         if value is not None:
             return value
     return None
+
+# --- Prometheus names (the OpenTelemetry → Prometheus translation, docs/querying.md) ------------
+# Read by the budget rules and status (otel_carbon.budgets); the dashboard uses the same names.
+
+PROM_CARBON: Final = "sci_carbon_grams_total"  # counter, g CO2e
+PROM_ENERGY: Final = "sci_energy_joules_total"  # counter, J
+PROM_COST: Final = "gen_ai_usage_cost_USD_total"  # counter, USD
+PROM_CARBON_PER_REQUEST: Final = "sci_carbon_request_grams"  # histogram: _bucket, _sum, _count
+PROM_REQUESTS: Final = PROM_CARBON_PER_REQUEST + "_count"  # counted calls
+
+# Budget recording rules (otel_carbon.budgets.rules); labels budget, kind, budget_owner.
+BUDGET_PERIOD_START: Final = "otel_carbon:budget_period_start:seconds"  # Unix s
+BUDGET_PERIOD_END: Final = "otel_carbon:budget_period_end:seconds"  # Unix s
+BUDGET_LIMIT: Final = "otel_carbon:budget_limit"  # base unit of kind (g, J, USD)
+BUDGET_RATE: Final = "otel_carbon:budget_rate"  # base unit per s, over 5 evaluation intervals
+BUDGET_RATE_WEEK: Final = "otel_carbon:budget_rate:7d"  # base unit per s, mean over 7 days
+BUDGET_SPEND: Final = "otel_carbon:budget_spend:period_to_date"  # base unit
+BUDGET_FORECAST: Final = "otel_carbon:budget_forecast:period_end"  # base unit
+BUDGET_PER_REQUEST: Final = "otel_carbon:budget_per_request"  # g or USD per call, over the anomaly window
+BUDGET_PER_REQUEST_BASELINE: Final = "otel_carbon:budget_per_request:baseline"
+BUDGET_REQUESTS: Final = "otel_carbon:budget_requests"  # calls in the anomaly window
+# Budget alerts.
+ALERT_BUDGET_ACTUAL: Final = "CarbonBudgetSpend"
+ALERT_BUDGET_FORECAST: Final = "CarbonBudgetForecast"
+ALERT_BUDGET_ANOMALY: Final = "CarbonBudgetAnomaly"

@@ -53,9 +53,11 @@ def query(base: str, expr: str) -> list:
     return body["data"]["result"]
 
 
-def dashboard_queries() -> list[tuple[str, str]]:
+def dashboard_queries(budgets: bool = False) -> list[tuple[str, str]]:
+    """(title, PromQL) of the dashboard's panels: the carbon panels, or (``budgets``) the budgets row's,
+    which read the budget rules' series (filtered by the ``$budget`` variable; tests/test_budgets_e2e.py)."""
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    return [(p["title"], t["expr"]) for p in panels for t in p["targets"]]
+    return [(p["title"], t["expr"]) for p in panels for t in p.get("targets", []) if ("$budget" in t["expr"]) == budgets]
 
 
 @contextmanager

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "estimate": "otel_carbon.cli.estimate",
     "intensity": "otel_carbon.cli.intensity",
     "route": "otel_carbon.cli.route",
+    "budgets": "otel_carbon.cli.budgets",
     "run": "otel_carbon.cli.run",
     "report": "otel_carbon.cli.report",
     "collector": "otel_carbon.collector.command",
