@@ -30,7 +30,12 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from otel_carbon._extras import missing_extra
+
+try:
+    import pytest
+except ModuleNotFoundError as exc:  # pytest loads this plugin, so only an import by hand gets here
+    raise missing_extra("gates", exc, "the pytest --carbon plugin") from exc
 
 from otel_carbon.gates.records import GateInputError, TestRecord, call_record, load_runs, write_run
 
