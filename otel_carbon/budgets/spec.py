@@ -23,7 +23,6 @@ and the key (:class:`BudgetError`).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from otel_carbon._documents import parse_yaml_or_json
 from otel_carbon._extras import missing_extra
 
 #: Selector key → the Prometheus label the project's metrics carry (``docs/querying.md``): configured
@@ -372,18 +372,4 @@ def yaml_module() -> Any:
 
 
 def _parse(text: str, path: str | Path) -> Any:
-    try:
-        import yaml  # type: ignore[import-untyped]  # the budgets extra
-    except ImportError:
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise BudgetError(
-                f"{path}: YAML needs PyYAML: pip install 'otel-carbon[budgets]' (or write the file as JSON)"
-            ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise BudgetError(f"{path}: not valid YAML{at}") from None
+    return parse_yaml_or_json(text, path, extra="budgets", error=BudgetError)

@@ -20,13 +20,13 @@ only); without ``p95_ms`` its latency is what the router has observed, if anythi
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from otel_carbon._documents import parse_yaml_or_json
 from otel_carbon.estimate.catalogue import Prices
 from otel_carbon.intensity.zones import parse_region, region_info
 
@@ -101,21 +101,7 @@ def load_deployments(path: str | Path) -> list[Deployment]:
 
 
 def _parse(text: str, path: str | Path) -> Any:
-    try:
-        import yaml  # type: ignore[import-untyped]  # the routing extra
-    except ImportError:
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise DeploymentError(
-                f"{path}: YAML needs PyYAML: pip install 'otel-carbon[routing]' (or write the file as JSON)"
-            ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DeploymentError(f"{path}: not valid YAML{at}") from None
+    return parse_yaml_or_json(text, path, extra="routing", error=DeploymentError)
 
 
 def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
