@@ -26,7 +26,6 @@ from otel_carbon.processors.enrich import (
 from otel_carbon.processors.nesting import CallNests
 from otel_carbon.semconv import GENAI_MARKER_KEYS
 
-
 _DOUBLE = struct.Struct("<d")
 
 

@@ -264,7 +264,7 @@ def _count(value: Any) -> int:
         raise InvalidUsage("not a number") from None
     if not (0 <= number <= MAX_TOKENS_PER_CALL):  # also false for NaN
         raise InvalidUsage("out of range")
-    return int(round(number))
+    return round(number)
 
 
 def _joules(value: Any) -> float | None:

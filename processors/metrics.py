@@ -119,7 +119,7 @@ class CarbonMetrics:
         with self._lock:
             return [(key, list(values)) for key, values in self._totals.items()]
 
-    def _observe(self, index: int):  # noqa: ANN202 - an SDK callback
+    def _observe(self, index: int):
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             return [Observation(values[index], dict(key)) for key, values in self._snapshot()]
 

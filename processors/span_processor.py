@@ -29,9 +29,9 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.util.types import Attributes
 
 from otel_carbon import accounting
-from otel_carbon.accounting import INSIDE_COUNTED_CALL
 from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
+from otel_carbon.accounting import INSIDE_COUNTED_CALL
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import IntensityCache, build_intensity
 from otel_carbon.ledger import LedgerSink, ledger_sink

@@ -57,9 +57,9 @@ def test_a_sampled_out_custom_call_is_still_counted():
 
 def test_an_error_is_recorded_and_reraised():
     pipeline = Pipeline()
-    with pytest.raises(TimeoutError):
-        with model_call("openai", "gpt-4o", server_address="api.openai.com", tracer_provider=pipeline.provider):
-            raise TimeoutError("slow")
+    with pytest.raises(TimeoutError), \
+            model_call("openai", "gpt-4o", server_address="api.openai.com", tracer_provider=pipeline.provider):
+        raise TimeoutError("slow")
     (span,) = pipeline.exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR and span.attributes[sc.ERROR_TYPE] == "TimeoutError"
     assert span.attributes[sc.SCI_CARBON_STATUS] == sc.STATUS_NO_USAGE  # nothing reported: flagged, not 0

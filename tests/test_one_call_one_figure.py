@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import anthropic
 import openai
 import pytest
@@ -146,8 +148,8 @@ def export(port: int, *spans) -> None:
 def test_gateway_counts_nested_spans_of_one_call_once(batches):
     context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
     inner, outer = nested_spans()
-    with OTLPReceiver() as upstream:
-        with Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context, export_metrics_s=3600) as gateway:
+    with OTLPReceiver() as upstream, \
+            Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context, export_metrics_s=3600) as gateway:
             if batches == "one batch":
                 export(gateway.port, outer, inner)
             elif batches == "inner first, two batches":
@@ -167,8 +169,7 @@ def test_gateway_counts_nested_spans_of_one_call_once(batches):
 def test_gateway_leaves_spans_counted_upstream_and_marks_their_nested_peers():
     context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
     inner, outer = nested_spans(upstream_counted=True)
-    with OTLPReceiver() as upstream:
-        with Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context) as gateway:
+    with OTLPReceiver() as upstream, Gateway("127.0.0.1:0", f"127.0.0.1:{upstream.port}", context) as gateway:
             export(gateway.port, inner, outer)
             export(gateway.port, inner)  # a retried export: still not counted
             assert gateway.traces.enriched == 0
@@ -217,7 +218,7 @@ def pipeline():
 def _finite_and_non_negative(value) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return True
-    return value == value and abs(value) != float("inf") and value >= 0
+    return math.isfinite(value) and value >= 0
 
 
 @settings(max_examples=300, deadline=None)
