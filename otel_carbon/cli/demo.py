@@ -215,13 +215,20 @@ def _attributes(call: SampleCall) -> dict[str, Any]:
 
 @dataclass
 class LineItem:
-    """Totals of one (model, zone): requests, tokens, energy (J), carbon (g CO2e), cost (USD)."""
+    """Totals of one (model, zone): requests, tokens, energy (J), carbon (g CO2e), cost (USD).
+
+    ``cost_usd`` stays ``None`` while no call had a price (local inference has no API bill).
+    """
 
     requests: int = 0
     tokens: int = 0
     energy_j: float = 0.0
     carbon_g: float = 0.0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None
+
+    def add_cost(self, cost: float | None) -> None:
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
 
 
 def line_items(spans: Iterable[ReadableSpan]) -> dict[tuple[str, str], LineItem]:
@@ -236,7 +243,8 @@ def line_items(spans: Iterable[ReadableSpan]) -> dict[tuple[str, str], LineItem]
         item.tokens += int(attrs.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0)) + int(attrs.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
         item.energy_j += float(attrs[sc.SCI_ENERGY])
         item.carbon_g += float(attrs[sc.SCI_CARBON])
-        item.cost_usd += float(attrs.get(sc.GEN_AI_USAGE_COST, 0.0))
+        cost = attrs.get(sc.GEN_AI_USAGE_COST)
+        item.add_cost(float(cost) if cost is not None else None)
     return dict(items)
 
 
@@ -251,7 +259,7 @@ def render_table(items: dict[tuple[str, str], LineItem]) -> str:
         total.tokens += item.tokens
         total.energy_j += item.energy_j
         total.carbon_g += item.carbon_g
-        total.cost_usd += item.cost_usd
+        total.add_cost(item.cost_usd)
     lines += ["-" * len(header), _row("total", "", total)]
     return "\n".join(lines)
 
@@ -259,5 +267,6 @@ def render_table(items: dict[tuple[str, str], LineItem]) -> str:
 def _row(model: str, zone: str, item: LineItem) -> str:
     return (
         f"{model:<24} {zone:<12} {item.requests:>8} {item.tokens:>9} "
-        f"{item.energy_j / 3600:>10.4f} {item.carbon_g:>9.4f} {item.cost_usd:>9.4f}"
+        f"{item.energy_j / 3600:>10.4f} {item.carbon_g:>9.4f} "
+        + (f"{item.cost_usd:>9.4f}" if item.cost_usd is not None else f"{'—':>9}")
     )
