@@ -139,7 +139,8 @@ class Invocation:
             self._record_energy(response)
             self._account()
         except Exception:  # never break the caller
-            log_once(_logger, "finish", "otel-carbon could not record a GenAI response", exc_info=True)
+            log_once(_logger, f"finish:{self.request.provider}", "otel-carbon could not record a GenAI response (%s)",
+                     self.request.provider, exc_info=True)
         finally:
             self.span.end()
 
@@ -154,7 +155,8 @@ class Invocation:
             self._record_energy(None)
             self._account()
         except Exception:
-            log_once(_logger, "fail", "otel-carbon could not record a GenAI error", exc_info=True)
+            log_once(_logger, f"fail:{self.request.provider}", "otel-carbon could not record a GenAI error (%s)",
+                     self.request.provider, exc_info=True)
         finally:
             self.span.end()
 

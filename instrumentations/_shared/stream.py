@@ -38,7 +38,9 @@ class _StreamEnd:
         try:
             self._self_accumulator.add(chunk)
         except Exception:  # a chunk we cannot read must not break the caller's stream
-            log_once(_logger, "stream-chunk", "otel-carbon could not read a stream chunk", exc_info=True)
+            name = type(self._self_accumulator).__qualname__
+            log_once(_logger, f"stream-chunk:{name}", "otel-carbon could not read a stream chunk (%s)", name,
+                     exc_info=True)
 
     def _self_finish(self) -> None:
         if self._self_invocation.ended:
@@ -46,7 +48,9 @@ class _StreamEnd:
         try:
             response = self._self_accumulator.response()
         except Exception:
-            log_once(_logger, "stream-response", "otel-carbon could not summarise a stream", exc_info=True)
+            name = type(self._self_accumulator).__qualname__
+            log_once(_logger, f"stream-response:{name}", "otel-carbon could not summarise a stream (%s)", name,
+                     exc_info=True)
             response = None
         self._self_invocation.finish(response)
 

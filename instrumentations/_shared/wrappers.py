@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Tracer
 
 from otel_carbon._log import log_once
@@ -48,13 +49,19 @@ def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
 def _open(
     tracer: Tracer, start: Start, instance: Any, args: tuple, kwargs: dict[str, Any], kind: SpanKind
 ) -> Invocation | None:
-    if context.get_value(INSIDE_COUNTED_CALL):
-        return None
+    if context.get_value(INSIDE_COUNTED_CALL) or not is_instrumentation_enabled():
+        return None  # inside a call we already trace, or instrumentation suppressed by the caller
     try:
         return Invocation(tracer, start(instance, args, kwargs), kind=kind)
     except Exception:
-        log_once(_logger, "start", "otel-carbon could not open a GenAI span; the call proceeds untraced", exc_info=True)
+        log_once(_logger, f"start:{_origin(start)}", "otel-carbon could not open a GenAI span (%s); the call "
+                 "proceeds untraced", _origin(start), exc_info=True)
         return None
+
+
+def _origin(function: Any) -> str:
+    """The module an extractor comes from (a ``functools.partial`` is unwrapped): one log key per SDK."""
+    return str(getattr(function, "__module__", None) or getattr(getattr(function, "func", None), "__module__", "?"))
 
 
 @contextmanager
@@ -71,7 +78,8 @@ def _prepare(prepare: Prepare, kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
         return prepare(kwargs)
     except Exception:
-        log_once(_logger, "prepare", "otel-carbon could not prepare a GenAI request", exc_info=True)
+        log_once(_logger, f"prepare:{_origin(prepare)}", "otel-carbon could not prepare a GenAI request (%s)",
+                 _origin(prepare), exc_info=True)
         return kwargs
 
 
@@ -84,7 +92,8 @@ def _settle(
             return proxy(result, invocation, accumulator())
         response = finish(result)
     except Exception:
-        log_once(_logger, "settle", "otel-carbon could not read a GenAI result", exc_info=True)
+        provider = invocation.request.provider
+        log_once(_logger, f"settle:{provider}", "otel-carbon could not read a GenAI result (%s)", provider, exc_info=True)
         response = None
     invocation.finish(response)
     return result
