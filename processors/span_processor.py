@@ -126,10 +126,12 @@ class CarbonSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes or {}
+        # What on_start held for this span is released here, whatever kind of span it is.
+        baggage, inside = self._pop_pending(span) if self._baggage or self._inside else (None, False)
         if not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and is_genai(attributes):
             self._note(span, counted=attributes.get(sc.SCI_COUNTED) is True)
             if needs_enrichment(attributes):
-                span = self._enriched(span, attributes)
+                span = self._enriched(span, attributes, baggage, inside)
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
@@ -158,18 +160,20 @@ class CarbonSpanProcessor(SpanProcessor):
         parent_id = parent.span_id if parent is not None and parent.trace_id == context.trace_id else None
         self._nests.note(context.trace_id, context.span_id, parent_id, counted=counted)
 
-    def _enriched(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
-        """The span with its carbon, counted once per call; the span as it was if anything fails."""
+    def _enriched(
+        self, span: ReadableSpan, attributes: Mapping[str, Any], baggage: Mapping[str, Any] | None, inside: bool
+    ) -> ReadableSpan:
+        """The span with its carbon, counted once per call; the span as it was if anything fails.
+
+        ``inside``: the span started inside a call our instrumentation counts (a duplicate of it).
+        """
         try:
             attributes = dict(attributes)  # one copy: plain-dict reads are several times cheaper
-            baggage = self._pop_baggage(span) if self._baggage else None
             resource = span.resource.attributes if span.resource else {}
             if self._accountant.resource is None:
                 self._accountant.resource = dict(resource)
             context = span.context
             trace_id, span_id = (context.trace_id, context.span_id) if context is not None else (0, 0)
-            with self._lock:
-                inside = self._inside.pop((trace_id, span_id), 0) is None
             result: CallCarbon
             if span_id and (inside or self._nests.is_duplicate(trace_id, span_id)):
                 result = uncounted(sc.STATUS_DUPLICATE)
@@ -194,11 +198,15 @@ class CarbonSpanProcessor(SpanProcessor):
                 self._baggage.pop(next(iter(self._baggage)))
             self._baggage[span.context.span_id] = wanted
 
-    def _pop_baggage(self, span: ReadableSpan) -> dict[str, Any] | None:
-        if span.context is None:
-            return None
+    def _pop_pending(self, span: ReadableSpan) -> tuple[dict[str, Any] | None, bool]:
+        """The baggage captured at the span's start, and whether it started inside a call we count."""
+        context = span.context
+        if context is None:
+            return None, False
         with self._lock:
-            return self._baggage.pop(span.context.span_id, None)
+            baggage = self._baggage.pop(context.span_id, None)
+            inside = self._inside.pop((context.trace_id, context.span_id), 0) is None
+        return baggage, inside
 
 
 def copy_with_attributes(span: ReadableSpan, extra: Attributes) -> ReadableSpan:
