@@ -24,6 +24,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from otel_carbon import sci
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.gates.retrain import RetrainDecision, decide, energy_from_otlp_json
@@ -32,7 +33,6 @@ from otel_carbon.intensity.zones import Location, parse_region, region_info
 
 #: Exit code per decision (2 is bad input).
 EXIT_CODES = {"retrain": 0, "defer": 75, "skip": 99}
-_J_PER_KWH = 3.6e6
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhd])$")
 
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = CarbonSettings.from_env()
         location = _location(args)
-        energy_j = (args.energy_kwh * _J_PER_KWH if args.energy_kwh is not None
+        energy_j = (args.energy_kwh * sci.JOULES_PER_KWH if args.energy_kwh is not None
                     else energy_from_otlp_json(args.from_spans, args.span_name))
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc))

@@ -35,10 +35,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from otel_carbon import sci
 from otel_carbon.gates.records import CallRecord, TestRecord
 from otel_carbon.gates.stats import mann_whitney_greater, smallest_p
 
-_J_PER_KWH = 3.6e6
 _RTOL = 1e-9
 
 STATUSES = ("ok", "regression", "improved", "inconclusive", "added", "removed")
@@ -354,8 +354,8 @@ def _merged(causes: list[Cause]) -> list[Cause]:
 def _intensity_causes(base: _Profile, cand: _Profile, effect: float) -> list[Cause]:
     if effect == 0:
         return []
-    grid_b = base.operational_g / base.energy_j * _J_PER_KWH
-    grid_c = cand.operational_g / cand.energy_j * _J_PER_KWH
+    grid_b = base.operational_g / base.energy_j * sci.JOULES_PER_KWH
+    grid_c = cand.operational_g / cand.energy_j * sci.JOULES_PER_KWH
     if base.zones != cand.zones:
         detail = (f"zone {'+'.join(base.zones)} ({grid_b:.0f} gCO2e/kWh) → "
                   f"{'+'.join(cand.zones)} ({grid_c:.0f} gCO2e/kWh)")

@@ -29,10 +29,9 @@ from typing import Any
 
 from opentelemetry import trace
 
+from otel_carbon import sci
 from otel_carbon import semconv as sc
 from otel_carbon.intensity.cache import IntensityCache
-
-_J_PER_KWH = 3.6e6
 
 DECISIONS = ("retrain", "skip", "defer")
 
@@ -64,7 +63,7 @@ class RetrainDecision:
             "score_now": self.score_now,
             "threshold": self.threshold,
             "expected_gain": self.expected_gain,
-            "energy_kwh": self.energy_j / _J_PER_KWH,
+            "energy_kwh": self.energy_j / sci.JOULES_PER_KWH,
             "carbon_g": self.carbon_g,
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "zone": self.zone,
@@ -81,7 +80,7 @@ def res_score(expected_gain: float, energy_j: float, intensity_g_per_kwh: float)
 
     The carbon is floored at 1 µg (a zero-carbon grid) so the score stays finite.
     """
-    carbon_kg = max(energy_j / _J_PER_KWH * intensity_g_per_kwh, 1e-6) / 1000.0
+    carbon_kg = max(sci.operational_g(energy_j, intensity_g_per_kwh), 1e-6) / 1000.0
     return expected_gain / carbon_kg
 
 
@@ -149,7 +148,7 @@ def _check(expected_gain: float, energy_j: float, min_score: float, duration: ti
 
 
 def _at(g_per_kwh: float, energy_j: float) -> float:
-    return energy_j / _J_PER_KWH * g_per_kwh
+    return sci.operational_g(energy_j, g_per_kwh)
 
 
 def _reason(score: float, threshold: float) -> str:
