@@ -22,9 +22,8 @@ from typing import Any
 
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.intensity.factory import build_intensity
-from otel_carbon.intensity.static import check_zone
-from otel_carbon.intensity.zones import Location, parse_region, region_info
+from otel_carbon.intensity.factory import build_intensity, refresh_now
+from otel_carbon.intensity.zones import Location, location_of
 
 
 def register(subparsers: Any) -> None:
@@ -63,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc))
     try:
-        for refresher in cache.refreshers:
-            if refresher.provider.serves(location):
-                refresher.refresh(location)
+        refresh_now(cache, location)
         report = _report(cache, location, args)
     finally:
         cache.close()
@@ -74,16 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _location(args: argparse.Namespace) -> Location:
-    if args.zone:
-        try:
-            return Location(check_zone(args.zone))
-        except ValueError as exc:
-            raise ValueError(f"--zone: {exc}") from None
-    provider, region = parse_region(args.region)
-    info = region_info(provider, region)
-    if info is None:
-        raise ValueError(f"--region: unknown cloud region {args.region!r}")
-    return Location(info.zone.upper(), (info.provider, info.region))
+    try:
+        return location_of(args.zone, args.region)
+    except ValueError as exc:
+        raise ValueError(f"{'--zone' if args.zone else '--region'}: {exc}") from None
 
 
 def _report(cache: Any, location: Location, args: argparse.Namespace) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from otel_carbon import sci
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.gates.retrain import RetrainDecision, decide, energy_from_otlp_json
-from otel_carbon.intensity.factory import build_intensity
-from otel_carbon.intensity.zones import Location, parse_region, region_info
+from otel_carbon.intensity.factory import build_intensity, refresh_now
+from otel_carbon.intensity.zones import Location, location_of
 
 #: Exit code per decision (2 is bad input).
 EXIT_CODES = {"retrain": 0, "defer": 75, "skip": 99}
@@ -101,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
     cache = build_intensity(settings, start=False)
     tracer_provider = _tracer_provider()
     try:
-        for refresher in cache.refreshers:
-            if refresher.provider.serves(location):
-                refresher.refresh(location)
+        refresh_now(cache, location)
         decision = decide(
             expected_gain=args.expected_gain, energy_j=energy_j, zone=location.zone, min_score=args.min_score,
             intensity=cache, deadline=args.deadline, duration=timedelta(minutes=args.duration),
@@ -120,13 +118,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _location(args: argparse.Namespace) -> Location:
-    if args.zone:
-        return Location(args.zone.strip().upper())
-    provider, region = parse_region(args.region)
-    info = region_info(provider, region)
-    if info is None:
-        raise ValueError(f"--region: unknown cloud region {args.region!r}")
-    return Location(info.zone.upper(), (info.provider, info.region))
+    try:
+        return location_of(args.zone, args.region)
+    except ValueError as exc:
+        raise ValueError(f"{'--zone' if args.zone else '--region'}: {exc}") from None
 
 
 def _tracer_provider() -> Any:

@@ -20,11 +20,10 @@ from typing import Any
 
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.intensity.factory import build_intensity
+from otel_carbon.intensity.factory import build_intensity, refresh_now
 from otel_carbon.intensity.zones import Location
 from otel_carbon.routing.deployment import Deployment, DeploymentError, load_deployments
 from otel_carbon.routing.router import Candidate, CarbonRouter, Constraints, Decision, NoDeploymentError
-from otel_carbon.routing.shift import refresh
 
 
 def register(subparsers: Any) -> None:
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("route", str(exc))
     try:
         for location in {_location(d) for d in deployments}:
-            refresh(cache, location)
+            refresh_now(cache, location)
         router = CarbonRouter(deployments, intensity=cache, settings=settings)
         constraints = Constraints.of(
             max_latency_ms=args.max_latency_ms,

@@ -25,10 +25,11 @@ from typing import Any
 from otel_carbon import sci
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.intensity.zones import Location
+from otel_carbon.intensity.factory import refresh_now
+from otel_carbon.intensity.zones import Location, location_of
 from otel_carbon.routing.record import default_recorder
 from otel_carbon.routing.runner import run_command
-from otel_carbon.routing.shift import Plan, live_intensity, location_of, plan_start, refresh
+from otel_carbon.routing.shift import Plan, live_intensity, plan_start
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -93,7 +94,7 @@ def _execute(
             completed = run_command(command, settings)
         except OSError as exc:
             return usage_error("run", f"cannot start {command[0]!r}: {exc.strerror or exc}")
-        at_end = refresh(cache, location)
+        at_end = refresh_now(cache, location)
     achieved = (at_start.g_per_kwh + at_end.g_per_kwh) / 2.0
     baseline = plan.now_g_per_kwh if plan.now_g_per_kwh is not None else submitted
     energy = completed.energy_j

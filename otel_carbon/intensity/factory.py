@@ -38,6 +38,7 @@ from otel_carbon.intensity.providers import (
     Secret,
     WattTime,
 )
+from otel_carbon.intensity.reading import IntensityReading
 from otel_carbon.intensity.refresh import Refresher
 from otel_carbon.intensity.static import StaticIntensity
 
@@ -167,3 +168,15 @@ def build_intensity(
         for refresher in refreshers:
             refresher.start()
     return cache
+
+
+def refresh_now(cache: IntensityCache, location: Location) -> IntensityReading:
+    """Refresh ``location`` synchronously from every provider that serves it; return its reading.
+
+    For one-shot commands (no background refreshers started): a failing provider leaves the
+    cache's fallback in place, as the background refresh would.
+    """
+    for refresher in cache.refreshers:
+        if refresher.provider.serves(location):
+            refresher.refresh(location)
+    return cache.lookup(location.zone)

@@ -85,6 +85,25 @@ def parse_region(value: str) -> tuple[str, str]:
     return provider, region
 
 
+def location_of(zone: str | None = None, region: str | None = None) -> Location:
+    """The :class:`Location` of a grid zone key, or of a ``PROVIDER:REGION`` cloud region.
+
+    Exactly one of the two is given.  Raises ``ValueError`` (one line) for an unknown zone
+    (:func:`~otel_carbon.intensity.static.check_zone`) or an unknown region.
+    """
+    from otel_carbon.intensity.static import check_zone  # static reads this module's region table
+
+    if (zone is None) == (region is None):
+        raise ValueError("give exactly one of a zone or a PROVIDER:REGION cloud region")
+    if zone is not None:
+        return Location(check_zone(zone))
+    provider, name = parse_region(region or "")
+    info = region_info(provider, name)
+    if info is None:
+        raise ValueError(f"unknown cloud region {region!r}")
+    return Location(info.zone.upper(), (info.provider, info.region))
+
+
 def regions_in_zone(zone: str, provider: str | None = None) -> list[CloudRegion]:
     """Shipped cloud regions whose grid zone is ``zone`` (optionally of one cloud provider)."""
     key = zone.strip().upper()

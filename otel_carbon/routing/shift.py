@@ -20,8 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity.cache import IntensityCache
-from otel_carbon.intensity.reading import IntensityReading
-from otel_carbon.intensity.zones import Location, parse_region, region_info
+from otel_carbon.intensity.zones import Location, location_of
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,21 +60,6 @@ class Plan:
         }
 
 
-def location_of(zone: str | None = None, region: str | None = None) -> Location:
-    """A zone key, or a ``PROVIDER:REGION`` cloud region; raises ``ValueError`` (one line)."""
-    if (zone is None) == (region is None):
-        raise ValueError("give exactly one of a zone or a PROVIDER:REGION cloud region")
-    if zone is not None:
-        if not zone.strip():
-            raise ValueError("empty zone")
-        return Location(zone.strip().upper())
-    provider, name = parse_region(region or "")
-    info = region_info(provider, name)
-    if info is None:
-        raise ValueError(f"unknown cloud region {region!r}")
-    return Location(info.zone.upper(), (info.provider, info.region))
-
-
 def plan_start(
     cache: IntensityCache,
     zone: str,
@@ -112,22 +96,14 @@ def live_intensity(location: Location, settings: CarbonSettings | None = None) -
     No provider, or a failing one: the cache answers from disk or the static
     table and plans fall back to "start now".  Closed (and saved) on exit.
     """
-    from otel_carbon.intensity.factory import build_intensity
+    from otel_carbon.intensity.factory import build_intensity, refresh_now
 
     cache = build_intensity(settings or CarbonSettings.from_env(), start=False)
     try:
-        refresh(cache, location)
+        refresh_now(cache, location)
         yield cache
     finally:
         cache.close()
-
-
-def refresh(cache: IntensityCache, location: Location) -> IntensityReading:
-    """Refresh ``location`` synchronously from every provider that serves it; return its reading."""
-    for refresher in cache.refreshers:
-        if refresher.provider.serves(location):
-            refresher.refresh(location)
-    return cache.lookup(location.zone)
 
 
 def wait_for_cleanest(
