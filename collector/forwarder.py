@@ -80,26 +80,27 @@ class Forwarder:
         ``time_remaining()``); the upstream attempt ends before it, so the sender hears the
         outcome (or, with a queue, gets its acknowledgement) instead of giving up and re-sending.
         """
+        items = item_count(signal, request)  # walked once per request
         if self.queue is not None and len(self.queue) > 0:
-            self.queue.put(signal, request.SerializeToString(), item_count(signal, request))
-            self._accepted(signal, request)
+            self.queue.put(signal, request.SerializeToString(), items)
+            self._accepted(signal, items)
             return
         timeout_s = self._timeout_s
         if sender_deadline_s is not None:
             timeout_s = min(timeout_s, max(sender_deadline_s - ANSWER_MARGIN_S, 0.001))
         try:
-            self._send(signal, request, timeout_s)
+            self._send(signal, request, timeout_s, items)
         except UpstreamUnavailable:
             if self.queue is None:
                 raise
-            self.queue.put(signal, request.SerializeToString(), item_count(signal, request))
-        self._accepted(signal, request)
+            self.queue.put(signal, request.SerializeToString(), items)
+        self._accepted(signal, items)
 
-    def _accepted(self, signal: str, request: Message) -> None:
+    def _accepted(self, signal: str, items: int) -> None:
         with self._lock:
-            self.accepted_items[signal] = self.accepted_items.get(signal, 0) + item_count(signal, request)
+            self.accepted_items[signal] = self.accepted_items.get(signal, 0) + items
 
-    def _send(self, signal: str, request: Message, timeout_s: float) -> None:
+    def _send(self, signal: str, request: Message, timeout_s: float, items: int) -> None:
         started = time.monotonic()
         outcome = "ok"
         try:
@@ -113,7 +114,7 @@ class Forwarder:
                 outcome = "ambiguous"
                 with self._lock:
                     self.ambiguous_requests += 1
-                    self.ambiguous_items += item_count(signal, request)
+                    self.ambiguous_items += items
             raise
         finally:
             if self._on_attempt is not None:
@@ -130,7 +131,7 @@ class Forwarder:
             request = SIGNALS[entry.signal][0]()
             try:
                 request.ParseFromString(payload)
-                self._send(entry.signal, request, self._timeout_s)
+                self._send(entry.signal, request, self._timeout_s, entry.items)
             except UpstreamUnavailable:
                 self.retried_from_queue += 1
                 self._stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])

@@ -86,7 +86,8 @@ def _counting_access_log(rejected: RejectionCounts) -> type[AbstractAccessLogger
 
     class ProtocolRejections(AbstractAccessLogger):
         def log(self, request: Any, response: Any, time: float) -> None:
-            if response.status >= 400 and _COUNTED not in request:
+            # 4xx only: a 503 from /readyz during an upstream outage is not a rejected request
+            if 400 <= response.status < 500 and _COUNTED not in request:
                 rejected.add("malformed")
 
     return ProtocolRejections

@@ -70,8 +70,11 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        """The base URL for OTLP/HTTP (``http://`` added to a bare ``host:port``)."""
-        return self.endpoint.rstrip("/") if "://" in self.endpoint else f"http://{self.endpoint}"
+        """The base URL for OTLP/HTTP: a bare ``host:port`` gets ``https://`` when a CA or client
+        certificate is configured (TLS was asked for), else ``http://``."""
+        if "://" in self.endpoint:
+            return self.endpoint.rstrip("/")
+        return f"{'https' if self.ca_file or self.cert_file else 'http'}://{self.endpoint}"
 
     @property
     def tls(self) -> bool:
