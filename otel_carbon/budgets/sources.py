@@ -118,7 +118,7 @@ class LedgerSource:
             (row,) = self._ledger.totals(start=start, end=end, by=(), where=dict(budget.selector))
         except self._error as exc:
             raise SourceError(str(exc)) from None
-        return Totals(row.carbon_g, row.energy_j, row.cost_usd, float(row.calls))
+        return Totals(row.carbon_g, row.energy_j, row.known_cost_usd, float(row.calls))
 
     def lower_bound(self, start: datetime, end: datetime) -> bool:
         try:

@@ -76,6 +76,12 @@ class GroupTotals:
     first_ns: int | None = None
     last_ns: int | None = None
 
+    @property
+    def known_cost_usd(self) -> float | None:
+        """``cost_usd``, or ``None`` when no call of the group had a price: unknown, never a silent 0
+        (with some calls priced, the sum is a lower bound and ``cost_unknown_calls`` says how many lack one)."""
+        return None if self.calls and self.cost_unknown_calls == self.calls else self.cost_usd
+
 
 #: GroupTotals fields after ``group``, in SELECT order, with their SQL aggregate.
 _AGGREGATES: tuple[tuple[str, str], ...] = (

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
+from otel_carbon import sci
 from otel_carbon.ledger.lineitem import DEFAULT_SCOPES, SCOPE2, SCOPE3_CAT1
 from otel_carbon.ledger.store import DAY, GroupTotals, Ledger
 from otel_carbon.report.period import Period
 
-J_PER_KWH = 3.6e6  #: joules in a kilowatt-hour
-_J_PER_WH = 3600.0
+_J_PER_WH = sci.JOULES_PER_KWH / 1000.0
 
 #: The documented columns of a report row (CSV header after the group keys; JSON row fields).
 COLUMNS: tuple[str, ...] = (
@@ -72,8 +72,7 @@ def figures(t: GroupTotals) -> dict[str, Any]:
         "carbon_g": t.carbon_g,
         "carbon_low_g": t.carbon_low_g,
         "carbon_high_g": t.carbon_high_g,
-        # no known price for any call of the group: unknown, never a silent 0 (a partial sum is a lower bound)
-        "cost_usd": None if t.calls and t.cost_unknown_calls == t.calls else t.cost_usd,
+        "cost_usd": t.known_cost_usd,
         "cost_unknown_calls": t.cost_unknown_calls,
         "sci_per_request_g": _ratio(t.carbon_g, t.calls),
         "sci_per_1k_tokens_g": _ratio(t.carbon_g, tokens / 1000),
@@ -166,7 +165,7 @@ def _scopes(facets: Sequence[GroupTotals], market_factors: Mapping[str, float]) 
             market_g += t.operational_g
             fallback_zones.add(str(zone))
         else:
-            market_g += t.energy_j / J_PER_KWH * factor
+            market_g += sci.operational_g(t.energy_j, factor)
             covered_j += t.energy_j
     classes = _merge(facets, lambda r: (r.group["supply"], r.group["scope"]))
     other = {k: v for k, v in by_scope.items() if k not in (SCOPE2, SCOPE3_CAT1)}

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_carbon.ledger.store import DAY, Ledger
-from otel_carbon.report.build import J_PER_KWH
 from otel_carbon.report.period import Period
+from otel_carbon.sci import JOULES_PER_KWH
 
 _DAY_S = 86_400
 
@@ -34,7 +34,7 @@ def if_manifest(ledger: Ledger, period: Period, by: Sequence[str] = ()) -> dict[
         child["inputs"].append({
             "timestamp": f"{row.group[DAY]}T00:00:00.000Z",
             "duration": _DAY_S,
-            "energy": row.energy_j / J_PER_KWH,
+            "energy": row.energy_j / JOULES_PER_KWH,
             "carbon-operational": row.operational_g,
             "carbon-embodied": row.embodied_g,
             "requests": row.calls,
