@@ -42,7 +42,7 @@ def _cpu_seconds(body: bytes, requests: int, context: EnrichmentContext | None) 
     for _ in range(requests):
         request = ExportTraceServiceRequest.FromString(body)
         if context is not None:
-            enrich_request(request, context)
+            enrich_request(request, context, body=body)
         request.SerializeToString()
     return time.thread_time() - start
 

@@ -6,8 +6,11 @@ import math
 import struct
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -24,9 +27,9 @@ from otel_carbon.processors.enrich import (
     uncounted,
 )
 from otel_carbon.processors.nesting import CallNests
-from otel_carbon.semconv import GENAI_MARKER_KEYS
 
 _DOUBLE = struct.Struct("<d")
+_MAX_CACHED = 4096
 
 
 def python_value(value: AnyValue) -> Any:
@@ -89,12 +92,12 @@ def _any_value_wire(value: Any) -> bytes:
     return _delimited(b"\x0a", str(value).encode())
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_MAX_CACHED)
 def _key_wire(key: str) -> bytes:
     return _delimited(b"\x0a", key.encode())
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_MAX_CACHED)
 def _constant_attribute_wire(key: str, value: str | bool) -> bytes:
     return _attribute_wire(key, value)
 
@@ -103,22 +106,38 @@ def _attribute_wire(key: str, value: Any) -> bytes:
     return _delimited(_SPAN_ATTRIBUTE, _key_wire(key) + _delimited(b"\x12", _any_value_wire(value)))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_MAX_CACHED)
 def _double_prefix(key: str) -> bytes:
     """Everything of a double attribute's entry before its 8 value bytes (a double's AnyValue is 9 bytes)."""
     return _attribute_wire(key, 0.0)[:-8]
 
 
-def attributes_wire(attributes: Mapping[str, Any]) -> bytes:
+def attributes_wire(attributes: Mapping[str, Any], shared: Mapping[str, Any] | None = None) -> bytes:
     """``attributes`` as the protobuf bytes of ``Span.attributes`` entries.
 
     ``span.MergeFromString(attributes_wire(extra))`` appends them to a decoded span in one
     C call — the same result as ``span.attributes.extend(KeyValue(...))``, without building
     a message per attribute.  Strings and booleans (zone, method, status…) are encoded once per
-    value, doubles from a per-key prefix and their 8 bytes.
+    value, doubles from a per-key prefix and their 8 bytes.  ``shared``: the first entries of
+    ``attributes`` when they are an object reused from call to call (``CallCarbon.shared``):
+    encoded once per object, and the float entries after them packed in one call.
     """
+    if shared:
+        head = _shared_wire(shared)
+        keys = tuple(islice(attributes, len(shared), None))
+        values = tuple(islice(attributes.values(), len(shared), None))
+        if set(map(type, values)) <= _FLOAT_ONLY:
+            packer, prefixes = _doubles_packer(keys)
+            return head + packer.pack(*[part for pair in zip(prefixes, values) for part in pair])
+    return _entries_wire(attributes.items())
+
+
+_FLOAT_ONLY = frozenset({float})
+
+
+def _entries_wire(items: Iterable[tuple[str, Any]]) -> bytes:
     parts = []
-    for key, value in attributes.items():
+    for key, value in items:
         kind = type(value)
         if kind is float:
             parts.append(_double_prefix(key) + _DOUBLE.pack(value))
@@ -127,6 +146,28 @@ def attributes_wire(attributes: Mapping[str, Any]) -> bytes:
         else:
             parts.append(_attribute_wire(key, value))
     return b"".join(parts)
+
+
+_shared_encoded: dict[int, tuple[Mapping[str, Any], bytes]] = {}
+
+
+def _shared_wire(shared: Mapping[str, Any]) -> bytes:
+    """The encoding of a reused attribute mapping, kept while the mapping lives (bounded)."""
+    found = _shared_encoded.get(id(shared))
+    if found is not None and found[0] is shared:
+        return found[1]
+    encoded = _entries_wire(shared.items())
+    if len(_shared_encoded) >= _MAX_CACHED:
+        _shared_encoded.clear()
+    _shared_encoded[id(shared)] = (shared, encoded)  # holding the mapping keeps its id from being reused
+    return encoded
+
+
+@lru_cache(maxsize=_MAX_CACHED)
+def _doubles_packer(keys: tuple[str, ...]) -> tuple[struct.Struct, tuple[bytes, ...]]:
+    """A struct that writes double attributes ``keys`` (prefix, value, prefix, value…) in one call."""
+    prefixes = tuple(_double_prefix(key) for key in keys)
+    return struct.Struct("<" + "".join(f"{len(prefix)}sd" for prefix in prefixes)), prefixes
 
 
 def _record_enriched(
@@ -150,12 +191,73 @@ def _id(raw: bytes) -> int:
     return int.from_bytes(raw, "big") if raw else 0
 
 
+def _span_bytes_view() -> type[Message]:
+    """A message type that reads an ``ExportTraceServiceRequest`` down to each span's encoded bytes.
+
+    Fields as in ``trace_service.proto`` / ``trace.proto`` (request.resource_spans = 1,
+    ResourceSpans.scope_spans = 2, ScopeSpans.spans = 2), the spans declared ``bytes``; the
+    other fields are kept as unknown fields.  Parsing a body with it costs a C-level walk and
+    lets the GenAI spans be found by a byte search instead of reading every attribute key.
+    """
+    file = descriptor_pb2.FileDescriptorProto(
+        name="otel_carbon/collector/span_bytes.proto", package=_VIEW_PACKAGE, syntax="proto3"
+    )
+    repeated, message, raw = (
+        descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
+        descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+        descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+    )
+    scope = file.message_type.add(name="ScopeSpanBytes")
+    scope.field.add(name="spans", number=2, label=repeated, type=raw)
+    resource = file.message_type.add(name="ResourceSpanBytes")
+    resource.field.add(name="scope_spans", number=2, label=repeated, type=message,
+                       type_name=f".{_VIEW_PACKAGE}.ScopeSpanBytes")
+    request = file.message_type.add(name="TraceRequestSpanBytes")
+    request.field.add(name="resource_spans", number=1, label=repeated, type=message,
+                      type_name=f".{_VIEW_PACKAGE}.ResourceSpanBytes")
+    pool = descriptor_pool.DescriptorPool()  # a pool of its own: nothing to clash with
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_VIEW_PACKAGE}.TraceRequestSpanBytes"))
+
+
+_VIEW_PACKAGE = "otel_carbon.collector.view"
+_SpanBytesRequest = _span_bytes_view()
+#: Every GenAI marker key (``semconv.GENAI_MARKER_KEYS``) contains this; a span whose bytes lack it is
+#: not a GenAI span.
+MARKER_BYTES = b"gen_ai."
+
+
+def genai_candidates(request: ExportTraceServiceRequest, body: bytes | None = None) -> list[Any]:
+    """The spans of ``request`` that may be GenAI spans (a superset: each is checked by its keys).
+
+    ``body``: the request's encoded bytes when the caller has them (else it is encoded here).
+    A span whose encoding lacks ``gen_ai.`` has no GenAI marker key, so it is skipped
+    without being read attribute by attribute.
+    """
+    if body is None:
+        body = request.SerializeToString()
+    if MARKER_BYTES not in body:
+        return []
+    view = _SpanBytesRequest.FromString(body)
+    found = []
+    for resource_index, resource_spans in enumerate(view.resource_spans):
+        for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
+            spans = None
+            for span_index, raw in enumerate(scope_spans.spans):
+                if MARKER_BYTES in raw:
+                    if spans is None:
+                        spans = request.resource_spans[resource_index].scope_spans[scope_index].spans
+                    found.append((resource_index, spans[span_index]))
+    return found
+
+
 def enrich_request(
     request: ExportTraceServiceRequest,
     context: EnrichmentContext,
     accountant: CarbonAccountant | None = None,
     nests: CallNests | None = None,
     count_enriched: bool = False,
+    body: bytes | None = None,
 ) -> int:
     """Add carbon attributes, in place, to the GenAI spans of ``request``; return how many were counted.
 
@@ -166,29 +268,29 @@ def enrich_request(
     with its ``sci.carbon.status``.  Spans arriving already accounted for (our
     instrumentation, an in-process processor) are left as they are; with
     ``count_enriched`` the counted ones among them are recorded by ``accountant`` too
-    (for apps that export no carbon metrics of their own).
+    (for apps that export no carbon metrics of their own).  ``body``: the encoded request,
+    when the caller has it (saves encoding it again to find the GenAI spans).
     """
     nests = nests if nests is not None else CallNests()
     pending: list[tuple[Any, dict[str, Any], Mapping[str, Any], int, int]] = []
-    for resource_spans in request.resource_spans:
-        resource: Mapping[str, Any] | None = None
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                if GENAI_MARKER_KEYS.isdisjoint(kv.key for kv in span.attributes):
-                    continue  # the common case: not a GenAI span, no conversion at all
-                attributes = attributes_dict(span.attributes)
-                if not is_genai(attributes):
-                    continue
-                trace_id, span_id = _id(span.trace_id), _id(span.span_id)
-                counted_upstream = attributes.get(sc.SCI_COUNTED) is True
-                nests.note(trace_id, span_id, _id(span.parent_span_id), counted=counted_upstream)
-                if resource is None:
-                    resource = attributes_dict(resource_spans.resource.attributes)
-                if counted_upstream and count_enriched and accountant is not None:
-                    _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
-                if not needs_enrichment(attributes):
-                    continue
-                pending.append((span, attributes, resource, trace_id, span_id))
+    resources: dict[int, Mapping[str, Any]] = {}
+    for resource_index, span in genai_candidates(request, body):
+        attributes = attributes_dict(span.attributes)
+        if not is_genai(attributes):
+            continue
+        trace_id, span_id = _id(span.trace_id), _id(span.span_id)
+        counted_upstream = attributes.get(sc.SCI_COUNTED) is True
+        nests.note(trace_id, span_id, _id(span.parent_span_id), counted=counted_upstream)
+        resource = resources.get(resource_index)
+        if resource is None:
+            resource = resources[resource_index] = attributes_dict(
+                request.resource_spans[resource_index].resource.attributes
+            )
+        if counted_upstream and count_enriched and accountant is not None:
+            _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
+        if not needs_enrichment(attributes):
+            continue
+        pending.append((span, attributes, resource, trace_id, span_id))
     counted = 0
     for span, attributes, resource, trace_id, span_id in pending:
         if nests.is_duplicate(trace_id, span_id):
@@ -202,5 +304,5 @@ def enrich_request(
                 counted += 1
             if accountant is not None:
                 accountant.record(result, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
-        span.MergeFromString(attributes_wire(result.attributes))
+        span.MergeFromString(attributes_wire(result.attributes, result.shared))
     return counted

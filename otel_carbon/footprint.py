@@ -14,7 +14,7 @@ from typing import Literal
 from otel_carbon import sci
 from otel_carbon.config import CarbonSettings
 from otel_carbon.estimate.catalogue import Catalogue, ModelMatch, ProviderSpec
-from otel_carbon.estimate.inference import TokenUsage, embodied_share_g, estimate_inference
+from otel_carbon.estimate.inference import TokenEnergy, TokenUsage, inference_from, token_energy
 from otel_carbon.intensity.reading import IntensityLookup, IntensityReading
 from otel_carbon.sci import Boundary, EnergyLayers, LayerFactors, Range
 
@@ -82,6 +82,57 @@ def resolve_zone(
     return settings.remote_zone
 
 
+@dataclass(frozen=True)
+class FootprintBasis:
+    """What the footprint of every call to one model at one provider needs besides its tokens,
+    its measurement and the intensity: found once (:func:`footprint_basis`), used per call
+    (:func:`footprint_from`).
+
+    ``on_site``: the work ran on this site (measured, or a local server), so the site's PUE
+    and idle share apply; ``priced``: the call's API price is reported.
+    """
+
+    match: ModelMatch
+    factors: LayerFactors
+    boundary: Boundary
+    functional_unit: sci.FunctionalUnit
+    #: Per-token accelerator energies (J) of the model on the provider's accelerator, and that accelerator's TDP (W).
+    per_token: TokenEnergy
+    tdp_w: float
+    #: SCI ``TE`` of the provider's accelerator (estimated calls) and of this site's (measured calls), g CO2e.
+    estimated_te_g: float
+    measured_te_g: float
+    lifespan_s: float
+    priced: bool
+
+
+def footprint_basis(
+    provider: str | None, model: str | None, *, settings: CarbonSettings, catalogue: Catalogue, on_site: bool,
+    priced: bool,
+) -> FootprintBasis:
+    """The :class:`FootprintBasis` of calls to ``model`` at ``provider``."""
+    match = catalogue.find(provider, model)
+    provider_spec = catalogue.provider(provider)
+    if on_site:
+        factors = _factors(settings.host_ratio, settings.local_idle_share, settings.local_pue)
+    else:
+        factors = _factors(settings.host_ratio, settings.idle_share, _pue(provider_spec))
+    hardware = catalogue.hardware
+    accelerator = hardware.accelerator(provider_spec.hardware if provider_spec else None)
+    return FootprintBasis(
+        match=match,
+        factors=factors,
+        boundary=settings.boundary,
+        functional_unit=settings.functional_unit,
+        per_token=token_energy(match.spec, accelerator),
+        tdp_w=accelerator.tdp_w,
+        estimated_te_g=hardware.device_embodied_g(accelerator),
+        measured_te_g=hardware.device_embodied_g(hardware.accelerator(None)),
+        lifespan_s=settings.lifespan_years * sci.SECONDS_PER_YEAR,
+        priced=priced,
+    )
+
+
 def compute_footprint(
     *,
     provider: str | None,
@@ -99,39 +150,43 @@ def compute_footprint(
     ``local`` (implied by ``measured``) says the work ran on this site, so the
     site's PUE and idle share apply instead of the provider's.
     """
-    reading = intensity.lookup(zone)
-    match = catalogue.find(provider, model)
-    provider_spec = catalogue.provider(provider)
-    if measured is not None or local:
-        factors = _factors(settings.host_ratio, settings.local_idle_share, settings.local_pue)
-    else:
-        factors = _factors(settings.host_ratio, settings.idle_share, _pue(provider_spec))
+    on_site = measured is not None or local
+    basis = footprint_basis(
+        provider, model, settings=settings, catalogue=catalogue, on_site=on_site,
+        priced=settings.record_cost and not on_site,
+    )
+    return footprint_from(basis, usage, intensity.lookup(zone), measured)
+
+
+def footprint_from(
+    basis: FootprintBasis, usage: TokenUsage, reading: IntensityReading, measured: MeasuredEnergy | None = None
+) -> Footprint:
+    """Footprint of one call from its basis, tokens, measurement (if any) and intensity reading."""
     if measured is not None:
         host = None if measured.host_j is None else Range.exact(measured.host_j)
-        layers = sci.layer_energy(Range.exact(measured.accelerator_j), factors, settings.boundary, host)
-        lifespan_s = settings.lifespan_years * sci.SECONDS_PER_YEAR
-        embodied = _measured_embodied_g(catalogue, measured, lifespan_s)
+        layers = sci.layer_energy(Range.exact(measured.accelerator_j), basis.factors, basis.boundary, host)
+        # SCI M: the local devices held for the window.
+        embodied = sci.embodied_g(basis.measured_te_g * measured.devices, measured.duration_s, basis.lifespan_s)
         method: Method = "measured"
     else:
-        accelerator = catalogue.hardware.accelerator(provider_spec.hardware if provider_spec else None)
-        estimate = estimate_inference(match.spec, usage, accelerator)
-        layers = sci.layer_energy(estimate.accelerator_j, factors, settings.boundary)
-        embodied = embodied_share_g(estimate, catalogue.hardware, accelerator, settings.lifespan_years)
+        estimate = inference_from(basis.per_token, usage, basis.tdp_w)
+        layers = sci.layer_energy(estimate.accelerator_j, basis.factors, basis.boundary)
+        embodied = sci.embodied_g(basis.estimated_te_g, estimate.gpu_seconds.mid, basis.lifespan_s)
         method = "estimated"
     result = sci.carbon(layers, reading.g_per_kwh, embodied)
     total = result.total
     return Footprint(
         method=method,
-        boundary=settings.boundary,
+        boundary=basis.boundary,
         layers=layers,
         intensity=reading,
         operational_g=result.operational,
         embodied_g=embodied,
         carbon_g=total,
-        score=sci.score(total.mid, settings.functional_unit, usage.total),
-        functional_unit=settings.functional_unit,
-        cost_usd=_cost(match, usage) if settings.record_cost and measured is None and not local else None,
-        model=match,
+        score=sci.score(total.mid, basis.functional_unit, usage.total),
+        functional_unit=basis.functional_unit,
+        cost_usd=api_cost_usd(basis.match, usage) if basis.priced and measured is None else None,
+        model=basis.match,
     )
 
 
@@ -144,17 +199,7 @@ def _pue(provider: ProviderSpec | None) -> float:
     return provider.pue if provider is not None else UNKNOWN_PROVIDER_PUE
 
 
-def _measured_embodied_g(catalogue: Catalogue, measured: MeasuredEnergy, lifespan_s: float) -> float:
-    """Embodied share of the local devices held for the window (SCI ``M``), g CO2e."""
-    hardware = catalogue.hardware
-    accelerator = hardware.accelerator(None)
-    te_g = 1000.0 * measured.devices * (
-        accelerator.embodied_kg + hardware.server_embodied_kg / hardware.accelerators_per_server
-    )
-    return sci.embodied_g(te_g, measured.duration_s, lifespan_s)
-
-
-def _cost(match: ModelMatch, usage: TokenUsage) -> float | None:
+def api_cost_usd(match: ModelMatch, usage: TokenUsage) -> float | None:
     """USD for an exactly matched model with listed prices; ``None`` otherwise (never a guess)."""
     prices = match.spec.prices
     if match.match != "exact" or prices is None:

@@ -7,8 +7,7 @@ from protobuf is enriched exactly like an in-process ``ReadableSpan``.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +15,12 @@ from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings
 from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage
-from otel_carbon.footprint import Footprint, MeasuredEnergy, compute_footprint, resolve_zone
+from otel_carbon.footprint import Footprint, FootprintBasis, MeasuredEnergy, footprint_basis, resolve_zone
 from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.reading import IntensityLookup
 from otel_carbon.intensity.zones import zone_for_region
 from otel_carbon.locality import Placement, place_call
+from otel_carbon.processors.fastpath import ReadingAttributes, call_attributes
 
 AttributeValue = Any  # str | bool | int | float | sequences thereof
 
@@ -29,11 +29,25 @@ AttributeValue = Any  # str | bool | int | float | sequences thereof
 MAX_TOKENS_PER_CALL = 10_000_000
 #: Ceiling on a measured energy value of one call, J (about 278 kWh).
 MAX_MEASURED_J = 1e9
-_MAX_PLACEMENTS = 4096
+_MAX_PLANS = 4096
 
 
 class InvalidUsage(ValueError):
     """A token count or measurement on the span cannot be used (see :data:`MAX_TOKENS_PER_CALL`)."""
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """How calls of one (provider, model, endpoint, resource region, measured?) are costed:
+    where they ran (:mod:`otel_carbon.locality`), at which zone, and their :class:`FootprintBasis`."""
+
+    placement: Placement
+    local: bool
+    zone: str
+    basis: FootprintBasis
+    #: Whether the calls' energy was measured here (a measurement behind a relay is not the model's work).
+    measured: bool
+    constants: ReadingAttributes
 
 
 @dataclass(frozen=True)
@@ -43,31 +57,44 @@ class EnrichmentContext:
     settings: CarbonSettings = field(default_factory=CarbonSettings)
     catalogue: Catalogue = field(default_factory=Catalogue.default)
     intensity: IntensityLookup = field(default_factory=IntensityCache)
-    #: Where calls of one (provider, model, endpoint, resource region, measured?) ran, and at which zone:
-    #: fixed by the settings and the catalogue, so worked out once (bounded; cleared when full).
-    _placements: dict[tuple[Any, ...], tuple[Placement, bool, str]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    #: The plans of the calls seen: fixed by the settings and the catalogue, so worked out once
+    #: per key (bounded; cleared when full).
+    _plans: dict[tuple[Any, ...], CallPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def placement(
+    def plan(
         self, provider: str | None, model: str | None, attributes: Mapping[str, Any], resource: Mapping[str, Any],
         measured: bool,
-    ) -> tuple[Placement, bool, str]:
-        """``(placement, local, zone)`` of a call (see :mod:`otel_carbon.locality` and ``resolve_zone``)."""
-        address, port = attributes.get(sc.SERVER_ADDRESS), attributes.get(sc.SERVER_PORT)
-        cloud = (resource.get(sc.CLOUD_PROVIDER), resource.get(sc.CLOUD_REGION))
-        key = (provider, model, address, port, cloud, measured)
-        found = self._placements.get(key)
+    ) -> CallPlan:
+        """The :class:`CallPlan` of a call (memoised; :func:`plan_call` works it out)."""
+        key = (provider, model, attributes.get(sc.SERVER_ADDRESS), attributes.get(sc.SERVER_PORT),
+               resource.get(sc.CLOUD_PROVIDER), resource.get(sc.CLOUD_REGION), measured)
+        found = self._plans.get(key)
         if found is None:
-            placement = place_call(provider, model, address, port, catalogue=self.catalogue,
-                                   local_endpoints=self.settings.local_endpoints)
-            local = placement.local or (measured and not placement.proxied)
-            zone = resolve_zone(self.settings, self.catalogue, placement.provider, local=local,
-                                resource_zone=_resource_zone(resource))
-            if len(self._placements) >= _MAX_PLACEMENTS:
-                self._placements.clear()
-            found = self._placements[key] = (placement, local, zone)
+            found = plan_call(provider, model, attributes, resource, measured, self)
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = found
         return found
+
+
+def plan_call(
+    provider: str | None, model: str | None, attributes: Mapping[str, Any], resource: Mapping[str, Any],
+    measured: bool, context: EnrichmentContext,
+) -> CallPlan:
+    """Where a call ran, at which zone, and its footprint basis, worked out from scratch.
+
+    A measured call that was not proxied ran on this machine, so it is local.
+    """
+    settings, catalogue = context.settings, context.catalogue
+    placement = place_call(provider, model, attributes.get(sc.SERVER_ADDRESS), attributes.get(sc.SERVER_PORT),
+                           catalogue=catalogue, local_endpoints=settings.local_endpoints)
+    local = placement.local or (measured and not placement.proxied)
+    zone = resolve_zone(settings, catalogue, placement.provider, local=local, resource_zone=_resource_zone(resource))
+    basis = footprint_basis(placement.provider, model, settings=settings, catalogue=catalogue, on_site=local,
+                            priced=settings.record_cost and not local)
+    measured = measured and not placement.proxied
+    return CallPlan(placement, local, zone, basis, measured,
+                    ReadingAttributes(basis, measured=measured, proxied=placement.proxied))
 
 
 @dataclass(frozen=True)
@@ -76,10 +103,13 @@ class CallCarbon:
 
     ``counted`` spans carry ``sci.carbon`` and ``sci.counted=true``; the others carry
     ``sci.counted=false`` and a ``sci.carbon.status`` saying why, and ``usage`` is ``None``.
+    ``shared``: the first entries of ``attributes``, the same object for every call of one plan
+    at one intensity reading (for encoders that encode them once); the rest are floats.
     """
 
     attributes: dict[str, AttributeValue]
     usage: TokenUsage | None
+    shared: Mapping[str, AttributeValue] | None = None
 
     @property
     def counted(self) -> bool:
@@ -166,31 +196,18 @@ def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: 
         measured = measured_energy(attributes)
     except InvalidUsage:
         return uncounted(sc.STATUS_INVALID_USAGE)
-    placement, local, zone = context.placement(provider, model, attributes, resource, measured is not None)
-    if placement.proxied:
+    plan = context.plan(provider, model, attributes, resource, measured is not None)
+    if plan.placement.proxied:
         measured = None  # the window saw a relay on this machine, not the model's work
     if measured is None and usage.input == 0 and usage.output == 0:
         return uncounted(sc.STATUS_NO_USAGE)
-    footprint = compute_footprint(
-        provider=placement.provider,
-        model=model,
-        usage=usage,
-        zone=zone,
-        settings=context.settings,
-        catalogue=context.catalogue,
-        intensity=context.intensity,
-        measured=measured,
-        local=local,
-    )
-    out = footprint_attributes(footprint)
-    if not _finite_and_non_negative(out.values()):
+    reading = context.intensity.lookup(plan.zone)
+    shared = plan.constants.at(reading)
+    out = call_attributes(plan.basis, usage, reading, shared, measured,
+                          keep_cost=sc.GEN_AI_USAGE_COST not in attributes)  # the instrumentation's own cost wins
+    if out is None:
         return uncounted(sc.STATUS_INVALID_USAGE)
-    if placement.proxied:
-        out[sc.SCI_PROXIED] = True
-    if sc.GEN_AI_USAGE_COST in attributes:  # the instrumentation's own cost figure wins
-        out.pop(sc.GEN_AI_USAGE_COST, None)
-    out[sc.SCI_COUNTED] = True
-    return CallCarbon(out, usage)
+    return CallCarbon(out, usage, shared)
 
 
 def carbon_attributes(
@@ -256,6 +273,8 @@ def _count(value: Any) -> int:
     """A token count: absent is 0; anything unusable raises :class:`InvalidUsage`."""
     if value is None:
         return 0
+    if type(value) is int and 0 <= value <= MAX_TOKENS_PER_CALL:  # the common case
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InvalidUsage(type(value).__name__)
     try:
@@ -276,9 +295,3 @@ def _joules(value: Any) -> float | None:
     if not (0.0 <= value <= MAX_MEASURED_J):  # also false for NaN
         raise InvalidUsage("out of range")
     return float(value)
-
-
-def _finite_and_non_negative(values: Iterable[Any]) -> bool:
-    """Whether every float among ``values`` is finite and >= 0 (their sum is finite only if each is)."""
-    floats = [v for v in values if type(v) is float]
-    return not floats or (math.isfinite(sum(floats)) and min(floats) >= 0.0)

@@ -24,6 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider, get_meter_provider
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.util.types import Attributes
@@ -100,6 +101,7 @@ class CarbonSpanProcessor(SpanProcessor):
         self._nests = CallNests(_NEST_MEMORY)
         self._inside: dict[tuple[int, int], None] = {}  # spans started inside a call we count
         self._baggage: dict[int, dict[str, Any]] = {}
+        self._resource: tuple[Resource, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -125,13 +127,15 @@ class CarbonSpanProcessor(SpanProcessor):
             on_ending(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        attributes = span.attributes or {}
+        attributes = span.attributes
         # What on_start held for this span is released here, whatever kind of span it is.
         baggage, inside = self._pop_pending(span) if self._baggage or self._inside else (None, False)
-        if not sc.GENAI_MARKER_KEYS.isdisjoint(attributes) and is_genai(attributes):
-            self._note(span, counted=attributes.get(sc.SCI_COUNTED) is True)
-            if needs_enrichment(attributes):
-                span = self._enriched(span, attributes, baggage, inside)
+        if attributes and not sc.GENAI_MARKER_KEYS.isdisjoint(attributes):
+            plain = dict(attributes)  # one copy: plain-dict reads are several times cheaper
+            if is_genai(plain):
+                self._note(span, counted=plain.get(sc.SCI_COUNTED) is True)
+                if needs_enrichment(plain):
+                    span = self._enriched(span, plain, baggage, inside)
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
@@ -161,15 +165,15 @@ class CarbonSpanProcessor(SpanProcessor):
         self._nests.note(context.trace_id, context.span_id, parent_id, counted=counted)
 
     def _enriched(
-        self, span: ReadableSpan, attributes: Mapping[str, Any], baggage: Mapping[str, Any] | None, inside: bool
+        self, span: ReadableSpan, attributes: dict[str, Any], baggage: Mapping[str, Any] | None, inside: bool
     ) -> ReadableSpan:
         """The span with its carbon, counted once per call; the span as it was if anything fails.
 
-        ``inside``: the span started inside a call our instrumentation counts (a duplicate of it).
+        ``attributes``: the span's, as a plain dict.  ``inside``: the span started inside a call
+        our instrumentation counts (a duplicate of it).
         """
         try:
-            attributes = dict(attributes)  # one copy: plain-dict reads are several times cheaper
-            resource = span.resource.attributes if span.resource else {}
+            resource = self._resource_attributes(span.resource)
             if self._accountant.resource is None:
                 self._accountant.resource = dict(resource)
             context = span.context
@@ -183,10 +187,19 @@ class CarbonSpanProcessor(SpanProcessor):
                 if result.counted:
                     self._nests.mark_counted(trace_id, span_id)
                 self._accountant.record(result, attributes, resource, trace_id, span_id, span.end_time, baggage)
-            return copy_with_attributes(span, result.attributes)
+            return with_attributes(span, {**attributes, **result.attributes})
         except Exception:  # never raise into the app: export the span as it was
             log_once(_logger, "enrich", "otel-carbon could not enrich a span; exporting it unchanged", exc_info=True)
             return span
+
+    def _resource_attributes(self, resource: Resource | None) -> Mapping[str, Any]:
+        """The attributes of ``resource`` as a plain dict, kept for the provider's one resource."""
+        if resource is None:
+            return {}
+        cached = self._resource
+        if cached is None or cached[0] is not resource:
+            cached = self._resource = (resource, dict(resource.attributes))
+        return cached[1]
 
     def _capture_baggage(self, span: Span, parent_context: Context | None) -> None:
         entries = baggage_api.get_all(parent_context)
@@ -215,7 +228,11 @@ def copy_with_attributes(span: ReadableSpan, extra: Attributes) -> ReadableSpan:
     Keeps every field the exporters read, including the dropped counts of
     attributes, events and links.
     """
-    attributes = {**(span.attributes or {}), **(extra or {})}
+    return with_attributes(span, {**(span.attributes or {}), **(extra or {})})
+
+
+def with_attributes(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan:
+    """A ``ReadableSpan`` equal to ``span`` but for its ``attributes`` (all of them; the dict is kept)."""
     return ReadableSpan(
         name=span.name,
         context=span.context,

@@ -101,6 +101,10 @@ class Hardware:
     def accelerator(self, name: str | None) -> Accelerator:
         return self.accelerators.get(name or self.default) or self.accelerators[self.default]
 
+    def device_embodied_g(self, accelerator: Accelerator) -> float:
+        """SCI ``TE`` of one accelerator with its share of the server around it, g CO2e."""
+        return 1000.0 * (accelerator.embodied_kg + self.server_embodied_kg / self.accelerators_per_server)
+
 
 def _range(value: Any) -> Range:
     if isinstance(value, Mapping):

@@ -117,12 +117,19 @@ def token_energy(spec: ModelSpec, accelerator: Accelerator) -> TokenEnergy:
 def estimate_inference(spec: ModelSpec, usage: TokenUsage, accelerator: Accelerator) -> InferenceEstimate:
     """Accelerator energy of one call (J) and the accelerator time it held (GPU·s), low/mid/high.
 
+    See :func:`inference_from`; the per-token energies are :func:`token_energy`'s.
+    """
+    return inference_from(token_energy(spec, accelerator), usage, accelerator.tdp_w)
+
+
+def inference_from(per_token: TokenEnergy, usage: TokenUsage, tdp_w: float) -> InferenceEstimate:
+    """Accelerator energy of one call (J) and the accelerator time it held (GPU·s), low/mid/high.
+
     Energy is decoded tokens × decode J/token + prefill-equivalent tokens (uncached
     input + ``CACHED_INPUT_FACTOR`` × cached input) × prefill J/token.  Accelerator
-    time is energy over the average serving power (``SERVING_POWER_SHARE`` × TDP):
+    time is energy over the average serving power (``SERVING_POWER_SHARE`` × ``tdp_w``, W):
     the call's time-share of the GPUs its batch ran on.
     """
-    per_token = token_energy(spec, accelerator)
     decode = decode_tokens(usage)
     prefill = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
     energy = Range(
@@ -130,7 +137,12 @@ def estimate_inference(spec: ModelSpec, usage: TokenUsage, accelerator: Accelera
         decode * per_token.decode.mid + prefill * per_token.prefill.mid,
         decode * per_token.decode.high + prefill * per_token.prefill.high,
     )
-    return InferenceEstimate(energy, energy.scale(1.0 / (SERVING_POWER_SHARE * accelerator.tdp_w)))
+    return InferenceEstimate(energy, energy.scale(serving_seconds_per_j(tdp_w)))
+
+
+def serving_seconds_per_j(tdp_w: float) -> float:
+    """Accelerator time (GPU·s) one joule of serving stands for: one over the average serving power, W."""
+    return 1.0 / (SERVING_POWER_SHARE * tdp_w)
 
 
 def embodied_share_g(
@@ -138,13 +150,12 @@ def embodied_share_g(
 ) -> float:
     """Embodied carbon of the call, g CO2e (mid point), by the SCI ``M`` formula.
 
-    TE is one accelerator plus its share of the server; TiR the accelerator
-    time the call held (GPU·s); EL the lifespan; RR/ToR = 1 (the time-share
-    already divides the device among the requests of a batch).
+    TE is one accelerator plus its share of the server (:meth:`Hardware.device_embodied_g`);
+    TiR the accelerator time the call held (GPU·s); EL the lifespan; RR/ToR = 1 (the
+    time-share already divides the device among the requests of a batch).
     """
-    te_g = 1000.0 * (accelerator.embodied_kg + hardware.server_embodied_kg / hardware.accelerators_per_server)
     return sci.embodied_g(
-        te_g,
+        hardware.device_embodied_g(accelerator),
         time_reserved_s=estimate.gpu_seconds.mid,
         expected_lifespan_s=lifespan_years * sci.SECONDS_PER_YEAR,
     )

@@ -1,0 +1,155 @@
+"""The per-call arithmetic of enrichment, with everything else worked out once.
+
+What depends only on (provider, model, endpoint, region, settings) is a
+:class:`~otel_carbon.footprint.FootprintBasis`, found once per plan
+(:meth:`EnrichmentContext.plan <otel_carbon.processors.enrich.EnrichmentContext.plan>`);
+what depends on the intensity reading as well — the string and boolean
+attributes — is built once per (plan, reading) and reused until the reading
+changes (readings are immutable, so a refresh is a new object).  Per call only
+the token arithmetic and the attribute write remain.
+
+The arithmetic is :func:`~otel_carbon.footprint.footprint_from` followed by
+:func:`~otel_carbon.processors.enrich.footprint_attributes` with the
+intermediate objects left out: the same operations on the same floats in the
+same order, so the values are identical to the last bit.  That straightforward
+computation is kept as the oracle: ``tests/test_fast_path.py`` checks equality
+on the test suite's spans and on property-generated ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from otel_carbon import sci
+from otel_carbon import semconv as sc
+from otel_carbon.estimate.inference import CACHED_INPUT_FACTOR, TokenUsage, decode_tokens, serving_seconds_per_j
+from otel_carbon.footprint import FootprintBasis, MeasuredEnergy, api_cost_usd
+from otel_carbon.intensity.reading import IntensityReading
+
+AttributeValue = Any
+
+
+class ReadingAttributes:
+    """The string and boolean attributes of calls of one plan at one intensity reading, rebuilt
+    when the reading changes (one slot: a plan has one zone, so one current reading)."""
+
+    __slots__ = ("_basis", "_latest", "_measured", "_proxied")
+
+    def __init__(self, basis: FootprintBasis, *, measured: bool, proxied: bool) -> None:
+        self._basis = basis
+        self._measured = measured
+        self._proxied = proxied
+        self._latest: tuple[IntensityReading, dict[str, AttributeValue]] | None = None
+
+    def at(self, reading: IntensityReading) -> dict[str, AttributeValue]:
+        """The attributes for ``reading`` (the caller copies them into its own dict)."""
+        latest = self._latest
+        if latest is not None and latest[0] is reading:
+            return latest[1]
+        attributes = self._build(reading)
+        self._latest = (reading, attributes)  # one reference swap: safe without a lock
+        return attributes
+
+    def _build(self, reading: IntensityReading) -> dict[str, AttributeValue]:
+        basis = self._basis
+        out: dict[str, AttributeValue] = {
+            sc.SCI_ENERGY_METHOD: "measured" if self._measured else "estimated",
+            sc.SCI_BOUNDARY: basis.boundary.value,
+            sc.SCI_INTENSITY: reading.g_per_kwh,
+            sc.SCI_INTENSITY_ZONE: reading.zone,
+            sc.SCI_INTENSITY_SOURCE: reading.source,
+            sc.SCI_INTENSITY_FALLBACK: reading.fallback,
+            sc.SCI_FUNCTIONAL_UNIT: basis.functional_unit.value,
+        }
+        if reading.observed_at is not None:
+            out[sc.SCI_INTENSITY_OBSERVED_AT] = reading.observed_at.isoformat()
+        if not self._measured:
+            out[sc.SCI_MODEL_MATCH] = basis.match.match
+            out[sc.SCI_MODEL_CLASS] = basis.match.spec.name
+        if self._proxied:
+            out[sc.SCI_PROXIED] = True
+        out[sc.SCI_COUNTED] = True
+        return out
+
+
+def call_attributes(
+    basis: FootprintBasis,
+    usage: TokenUsage,
+    reading: IntensityReading,
+    constants: dict[str, AttributeValue],
+    measured: MeasuredEnergy | None,
+    *,
+    keep_cost: bool,
+) -> dict[str, AttributeValue] | None:
+    """The ``sci.*`` attributes (and ``gen_ai.usage.cost`` when ``keep_cost``) of one call.
+
+    ``constants`` is :meth:`ReadingAttributes.at` of ``reading``.  ``None`` when a value
+    would be non-finite or negative (the caller reports ``invalid_usage``).
+    Units: J, g CO2e, gCO2e/kWh, USD.
+    """
+    factors = basis.factors
+    if measured is not None:
+        acc_l = acc_m = acc_h = measured.accelerator_j
+        host_j = measured.host_j
+        if host_j is not None:
+            host_l = host_m = host_h = host_j
+        embodied = sci.embodied_g(basis.measured_te_g * measured.devices, measured.duration_s, basis.lifespan_s)
+    else:
+        per_token = basis.per_token
+        decode, prefill_rate = per_token.decode, per_token.prefill
+        decoded = decode_tokens(usage)
+        prefill = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
+        acc_l = decoded * decode.low + prefill * prefill_rate.low
+        acc_m = decoded * decode.mid + prefill * prefill_rate.mid
+        acc_h = decoded * decode.high + prefill * prefill_rate.high
+        host_j = None
+        embodied = sci.embodied_g(basis.estimated_te_g, acc_m * serving_seconds_per_j(basis.tdp_w), basis.lifespan_s)
+    if basis.boundary is sci.Boundary.ACCELERATOR:
+        host_l = host_m = host_h = idle_l = idle_m = idle_h = over_l = over_m = over_h = 0.0
+    else:  # sci.layer_energy, element by element
+        if host_j is None:
+            ratio = factors.host_ratio
+            host_l, host_m, host_h = acc_l * ratio, acc_m * ratio, acc_h * ratio
+        act_l, act_m, act_h = acc_l + host_l, acc_m + host_m, acc_h + host_h
+        share, pue_excess = factors.idle_share, factors.pue - 1.0
+        idle_l, idle_m, idle_h = act_l * share, act_m * share, act_h * share
+        over_l, over_m, over_h = (act_l + idle_l) * pue_excess, (act_m + idle_m) * pue_excess, (act_h + idle_h) * pue_excess
+    # sci.EnergyLayers.total and sci.carbon: ((accelerator + host) + idle) + overhead, then E · I + M.
+    energy_l = acc_l + host_l + idle_l + over_l
+    energy_m = acc_m + host_m + idle_m + over_m
+    energy_h = acc_h + host_h + idle_h + over_h
+    intensity = reading.g_per_kwh
+    operational_m = sci.operational_g(energy_m, intensity)
+    carbon_l = sci.operational_g(energy_l, intensity) + embodied
+    carbon_m = operational_m + embodied
+    carbon_h = sci.operational_g(energy_h, intensity) + embodied
+    out = {
+        **constants,
+        sc.SCI_ENERGY: energy_m,
+        sc.SCI_ENERGY_LOW: energy_l,
+        sc.SCI_ENERGY_HIGH: energy_h,
+        sc.SCI_ENERGY_ACCELERATOR: acc_m,
+        sc.SCI_ENERGY_HOST: host_m,
+        sc.SCI_ENERGY_IDLE: idle_m,
+        sc.SCI_ENERGY_OVERHEAD: over_m,
+        sc.SCI_OPERATIONAL: operational_m,
+        sc.SCI_EMBODIED: embodied,
+        sc.SCI_CARBON: carbon_m,
+        sc.SCI_CARBON_LOW: carbon_l,
+        sc.SCI_CARBON_HIGH: carbon_h,
+    }
+    numbers = [energy_m, energy_l, energy_h, acc_m, host_m, idle_m, over_m, operational_m, embodied, carbon_m,
+               carbon_l, carbon_h, intensity]
+    score = sci.score(carbon_m, basis.functional_unit, usage.total)
+    if score is not None:
+        out[sc.SCI_SCORE] = score
+        numbers.append(score)
+    if keep_cost and basis.priced and measured is None:
+        cost = api_cost_usd(basis.match, usage)
+        if cost is not None:
+            out[sc.GEN_AI_USAGE_COST] = cost
+            numbers.append(cost)
+    if not (math.isfinite(sum(numbers)) and min(numbers) >= 0.0):  # a sum is finite only if each term is
+        return None
+    return out
