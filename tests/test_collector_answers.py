@@ -106,6 +106,7 @@ def _down_upstream() -> Iterator[str]:
 
 def _answers(gateway: Gateway) -> tuple[grpc.StatusCode, httpx.Response]:
     """The gRPC code and the HTTP response for one request to each receiver."""
+    assert gateway.http is not None
     stub = trace_service_pb2_grpc.TraceServiceStub(grpc.insecure_channel(f"127.0.0.1:{gateway.port}"))
     with pytest.raises(grpc.RpcError) as info:
         stub.Export(_request(0), timeout=10)
@@ -136,6 +137,7 @@ def test_both_receivers_answer_an_upstream_failure_in_the_same_class(context, fa
     with upstream() as link, Gateway("127.0.0.1:0", link, context, http_listen=("127.0.0.1", 0),
                                      upstream_timeout_s=UPSTREAM_DEADLINE_S) as gateway:
         code, response = _answers(gateway)
+        assert gateway.http is not None
         assert (code in GRPC_RETRYABLE) == retryable, code
         assert (response.status_code in HTTP_RETRYABLE) == retryable, response.status_code
         assert ("retry-after" in response.headers) == retryable
@@ -151,6 +153,7 @@ def test_a_retry_queue_that_cannot_write_is_retryable_on_both_receivers(context,
                                            queue_dir=str(queue), upstream_timeout_s=UPSTREAM_DEADLINE_S) as gateway:
         shutil.rmtree(queue)  # the disk under the queue is gone: nothing can be persisted, so nothing is accepted
         code, response = _answers(gateway)
+        assert gateway.http is not None
         assert code == grpc.StatusCode.UNAVAILABLE
         assert response.status_code == 503 and response.headers["retry-after"] == "5"
         assert gateway.rejected.by_reason == gateway.http.rejected.by_reason == {"internal": 1}
