@@ -6,25 +6,55 @@ apart from the network: decode the protobuf body, (enrich), encode it again for
 the upstream.  Spans/s per core = spans processed / CPU seconds of this thread.
 Rounds interleave both configurations; the best round is kept.
 
-    python bench/collector.py [--spans 20000] [--rounds 5] [--json]
+Then, on the same input in the same run, the rotel collector (``pip install
+rotel``): its agent is started twice on loopback — passing spans through, and
+running our trace processor (:mod:`otel_carbon.collector.rotel_processor`) —
+each exporting over OTLP/gRPC to a span-counting sink in this process.  Each
+round sends ``--rotel-requests`` requests of 1000 spans and waits (bounded)
+until the sink has them all; spans/s/core = spans / CPU seconds of the agent
+(``/proc/<pid>/stat`` utime + stime of it and its children, all threads); the
+best round is kept.  Skipped, saying why, when the agent is not installed or
+does not start here (or with ``--no-rotel``).
+
+    python bench/collector.py [--spans 20000] [--rounds 5] [--rotel-requests 100] [--no-rotel] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
 import time
+from concurrent import futures
+from pathlib import Path
+from typing import Any
 
+import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from otel_carbon.collector import rotel_processor
+from otel_carbon.collector.gateway import SERVICES
 from otel_carbon.collector.otlp import any_value, enrich_request
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors.enrich import EnrichmentContext
+from otel_carbon.semconv import SCI_CARBON
 
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
          "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300}
 PLAIN = {"http.request.method": "GET", "url.path": "/health", "http.response.status_code": 200}
+#: The OpenTelemetry Collector's published throughput, OTLP spans/s on one CPU (its docs/performance.md).
+COLLECTOR_PUBLISHED_SPANS_PER_S_CORE = 12_000
+ROTEL_BATCH = 1000
+#: The agent's enrichment settings: the same zone as the in-process part, no live intensity provider.
+ROTEL_ENV = {"OTEL_CARBON_ZONE": "FR", "OTEL_CARBON_INTENSITY_PROVIDERS": "none",
+             "OTEL_CARBON_INTENSITY_CACHE_FILE": "off"}
+#: Seconds to wait for the agent to deliver a round to the sink.
+DELIVERY_TIMEOUT_S = 120.0
 
 
 def request_body(spans: int) -> bytes:
@@ -67,19 +97,162 @@ def run(total_spans: int, rounds: int) -> dict:
     return result
 
 
+class SpanSink:
+    """A loopback OTLP/gRPC trace receiver that counts the spans it gets, and those carrying ``sci.carbon``."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+        self.enriched = 0
+        self.arrived = threading.Condition()
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2),
+                                   options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+        handler = grpc.unary_unary_rpc_method_handler(self._export)  # raw bytes in and out
+        self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICES["traces"],
+                                                                                    {"Export": handler})])
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+
+    def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
+        request = ExportTraceServiceRequest.FromString(body)
+        spans = [span for r in request.resource_spans for s in r.scope_spans for span in s.spans]
+        enriched = sum(1 for span in spans if any(kv.key == SCI_CARBON for kv in span.attributes))
+        with self.arrived:
+            self.spans += len(spans)
+            self.enriched += enriched
+            self.arrived.notify_all()
+        return b""  # an empty ExportTraceServiceResponse
+
+    def wait_for(self, spans: int, timeout_s: float) -> bool:
+        """Whether ``spans`` spans in all have arrived within ``timeout_s``."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: self.spans >= spans, timeout=timeout_s)
+
+    def __enter__(self) -> SpanSink:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop(None)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process ``pid``, its live descendants and its reaped children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending, seen = 0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:  # exited meanwhile
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime (stat fields 14-17)
+        for task in tasks:
+            try:
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return total / ticks
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rotel_round(export: Any, sink: SpanSink, body: bytes, requests: int, pid: int) -> tuple[int, float]:
+    """Send ``requests`` bodies and wait until the sink has them: the spans delivered and the agent's CPU s."""
+    expected = sink.spans + requests * ROTEL_BATCH
+    before = process_cpu_seconds(pid)
+    for _ in range(requests):
+        export(body, timeout=30)
+    if not sink.wait_for(expected, DELIVERY_TIMEOUT_S):
+        raise RuntimeError(f"rotel delivered {sink.spans} of {expected} spans within {DELIVERY_TIMEOUT_S:g} s")
+    return requests * ROTEL_BATCH, process_cpu_seconds(pid) - before
+
+
+def rotel_agent_figures(agent: Path, body: bytes, requests: int, rounds: int, processor: bool) -> dict:
+    """One rotel agent (with our trace processor or passing spans through) between this process and a
+    :class:`SpanSink`: the best of ``rounds`` rounds of ``requests`` requests of ``body``."""
+    with tempfile.TemporaryDirectory(prefix="otel-carbon-bench-rotel-") as workdir, SpanSink() as sink:
+        command = [str(agent), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{(port := _free_port())}",
+                   "--otlp-http-endpoint", f"127.0.0.1:{_free_port()}", "--exporter", "otlp",
+                   "--otlp-exporter-endpoint", f"http://127.0.0.1:{sink.port}", "--otlp-exporter-protocol", "grpc",
+                   "--batch-timeout", "100ms", "--pid-file", f"{workdir}/rotel.pid",
+                   "--log-file", f"{workdir}/rotel.log"]
+        if processor:
+            command += ["--otlp-with-trace-processor", rotel_processor.__file__]
+        env = {**os.environ, **ROTEL_ENV, "PYTHONPATH": rotel_processor.agent_pythonpath(Path(workdir))}
+        with open(Path(workdir) / "output.log", "wb") as output:
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                export = channel.unary_unary(f"/{SERVICES['traces']}/Export")
+                export(body, timeout=30, wait_for_ready=True)  # the agent is up; warm-up (and the processor loaded)
+                if not sink.wait_for(ROTEL_BATCH, DELIVERY_TIMEOUT_S):
+                    raise RuntimeError("rotel delivered nothing to the sink")
+                best_cpu_s, spans = float("inf"), 0
+                for _ in range(rounds):
+                    spans, cpu_s = _rotel_round(export, sink, body, requests, process.pid)
+                    best_cpu_s = min(best_cpu_s, cpu_s)
+        except (RuntimeError, grpc.RpcError) as exc:
+            tail = (Path(workdir) / "output.log").read_text(errors="replace")[-1000:]
+            raise RuntimeError(f"{exc} (agent output: {tail!r})") from exc
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return {"spans_per_s_per_core": spans / best_cpu_s, "cpu_s": best_cpu_s, "spans": spans,
+            "enriched_fraction": sink.enriched / sink.spans}
+
+
+def run_rotel(requests: int, rounds: int) -> dict:
+    """rotel passing through and rotel running our processor on ``request_body(1000)``; ``{"skipped": why}``
+    when the agent cannot run here."""
+    try:
+        agent = rotel_processor.agent_binary()
+    except RuntimeError as exc:
+        return {"skipped": str(exc)}
+    body = request_body(ROTEL_BATCH)
+    passing = rotel_agent_figures(agent, body, requests, rounds, processor=False)
+    enriching = rotel_agent_figures(agent, body, requests, rounds, processor=True)
+    if enriching["enriched_fraction"] == 0:
+        raise RuntimeError("rotel's trace processor enriched no span: it did not load in the agent")
+    return {
+        "pass_through": passing,
+        "our_processor": enriching,
+        "cost_ratio": passing["spans_per_s_per_core"] / enriching["spans_per_s_per_core"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rotel-requests", type=int, default=100, help="1000-span requests per rotel round")
+    parser.add_argument("--no-rotel", action="store_true", help="skip the rotel agent")
     args = parser.parse_args()
     result = run(args.spans, args.rounds)
+    rotel: dict[str, Any] = {"skipped": "--no-rotel"} if args.no_rotel else run_rotel(max(args.rotel_requests, 1), args.rounds)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, "rotel": rotel,
+                          "collector_published_spans_per_s_per_core": COLLECTOR_PUBLISHED_SPANS_PER_S_CORE}, indent=2))
         return
     for batch, r in result.items():
         print(f"batch {batch:>4}: pass-through {r['pass_through_spans_per_s']:>9.0f} spans/s, "
               f"enrich {r['enrich_spans_per_s']:>8.0f} spans/s, cost {r['cost_ratio']:.2f}×")
+    print(f"OpenTelemetry Collector, published: ≈{COLLECTOR_PUBLISHED_SPANS_PER_S_CORE} spans/s/core")
+    if "skipped" in rotel:
+        print(f"rotel: skipped ({rotel['skipped']})")
+        return
+    for name, key in (("rotel pass-through", "pass_through"), ("rotel + our processor", "our_processor")):
+        figures = rotel[key]
+        print(f"{name}: {figures['spans_per_s_per_core']:>8.0f} spans/s/core ({figures['spans']} spans in "
+              f"{figures['cpu_s']:.2f} CPU s, {figures['enriched_fraction']:.0%} enriched)")
+    print(f"rotel + our processor costs {rotel['cost_ratio']:.1f}× rotel pass-through")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ from google.protobuf.message import Message
 
 from otel_carbon._log import log_once
 from otel_carbon.collector.disk_queue import DiskQueue
-from otel_carbon.collector.payload import SIGNALS, UpstreamRejected, UpstreamUnavailable, item_count
+from otel_carbon.collector.errors import UpstreamRejected, UpstreamUnavailable
+from otel_carbon.collector.payload import SIGNALS, item_count
 from otel_carbon.collector.transport import Transport
 
 _logger = logging.getLogger(__name__)

@@ -38,19 +38,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from otel_carbon._log import log_once
 from otel_carbon.accounting import CallSink
+from otel_carbon.collector import errors
 from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.forwarder import Forwarder
 from otel_carbon.collector.metrics import GatewayMetrics
 from otel_carbon.collector.otlp import enrich_request
-from otel_carbon.collector.payload import (
-    PROTOBUF,
-    SIGNALS,
-    MalformedPayload,
-    RejectionCounts,
-    UpstreamRejected,
-    UpstreamUnavailable,
-    decode,
-)
+from otel_carbon.collector.payload import PROTOBUF, SIGNALS, MalformedPayload, RejectionCounts, decode
 from otel_carbon.collector.security import BearerTokenInterceptor, ReceiverSecurity
 from otel_carbon.collector.transport import transport
 from otel_carbon.collector.upstream import Upstream
@@ -69,17 +62,16 @@ SERVICES = {
 }
 
 
-def _export(forwarder: Forwarder, signal: str, request: Any, context: grpc.ServicerContext) -> None:
-    """Hand ``request`` to the forwarder; map its failures to OTLP's gRPC statuses."""
+def _export(forwarder: Forwarder, signal: str, request: Any, context: grpc.ServicerContext,
+            rejected: RejectionCounts) -> None:
+    """Hand ``request`` to the forwarder; a failure is answered and counted per :func:`.errors.answer`
+    (the table the OTLP/HTTP receiver uses too)."""
     try:
         forwarder.submit(signal, request, context.time_remaining())
-    except UpstreamUnavailable as exc:
-        context.abort(grpc.StatusCode.UNAVAILABLE, f"upstream: {exc}")  # retryable
-    except UpstreamRejected as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"upstream: {exc}")  # the sender's to fix
-    except OSError:  # the retry queue could not persist it (disk full): not accepted, so ask for a retry
-        log_once(_logger, "collector.queue.put", "otel-carbon collector could not queue a request", exc_info=True)
-        context.abort(grpc.StatusCode.UNAVAILABLE, "gateway could not persist the request")
+    except Exception as exc:  # noqa: BLE001 - every failure gets the table's answer, never gRPC's UNKNOWN
+        reply = errors.answer(exc)
+        rejected.add(reply.reason)
+        context.abort(reply.grpc_code, reply.message)
 
 
 class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
@@ -91,9 +83,11 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
         forwarder: Forwarder,
         context: EnrichmentContext,
         accountant: CarbonAccountant | None,
+        rejected: RejectionCounts,
         count_enriched: bool = False,
     ) -> None:
         self._forwarder = forwarder
+        self._rejected = rejected
         self._context = context
         self._accountant = accountant
         self._count_enriched = count_enriched
@@ -112,25 +106,27 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - gRPC name
         self.enrich(request)
-        _export(self._forwarder, "traces", request, context)
+        _export(self._forwarder, "traces", request, context, self._rejected)
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
 class MetricsRelay(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, forwarder: Forwarder) -> None:
+    def __init__(self, forwarder: Forwarder, rejected: RejectionCounts) -> None:
         self._forwarder = forwarder
+        self._rejected = rejected
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        _export(self._forwarder, "metrics", request, context)
+        _export(self._forwarder, "metrics", request, context, self._rejected)
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
 class LogsRelay(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, forwarder: Forwarder) -> None:
+    def __init__(self, forwarder: Forwarder, rejected: RejectionCounts) -> None:
         self._forwarder = forwarder
+        self._rejected = rejected
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        _export(self._forwarder, "logs", request, context)
+        _export(self._forwarder, "logs", request, context, self._rejected)
         return logs_service_pb2.ExportLogsServiceResponse()
 
 
@@ -166,7 +162,7 @@ class Gateway:
     ) -> None:
         security = security or ReceiverSecurity()
         link = upstream if isinstance(upstream, Upstream) else Upstream(upstream)
-        self.rejected = RejectionCounts()  #: gRPC calls refused (``unauthenticated``, ``malformed``)
+        self.rejected = RejectionCounts()  #: gRPC calls refused, by reason (as the OTLP/HTTP receiver's)
         context = context or EnrichmentContext()
         self.metrics = None
         if metrics_listen or export_metrics_s:
@@ -187,7 +183,7 @@ class Gateway:
         if self.metrics or sinks:  # counted calls: the gateway's metrics and the ledger (``sinks``, owned by the caller)
             meter_provider = self.metrics.meter_provider if self.metrics else NoOpMeterProvider()
             accountant = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
-        self.traces = TraceRelay(self.forwarder, context, accountant, count_enriched)
+        self.traces = TraceRelay(self.forwarder, context, accountant, self.rejected, count_enriched)
         # No SO_REUSEPORT: gRPC's default would let a second gateway share the port silently.
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
         interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]
@@ -197,7 +193,8 @@ class Gateway:
             maximum_concurrent_rpcs=max_inflight,
             interceptors=interceptors if security.bearer_token else [],
         )
-        relays = {"traces": self.traces, "metrics": MetricsRelay(self.forwarder), "logs": LogsRelay(self.forwarder)}
+        relays = {"traces": self.traces, "metrics": MetricsRelay(self.forwarder, self.rejected),
+                  "logs": LogsRelay(self.forwarder, self.rejected)}
         self._server.add_generic_rpc_handlers(
             [grpc.method_handlers_generic_handler(SERVICES[signal], {"Export": self._grpc_handler(signal, relay)})
              for signal, relay in relays.items()]

@@ -18,8 +18,9 @@ on top of it:
   bodies still arriving share ``max_buffered_bytes`` (429 past it, the
   connection closes), so memory stays bounded however many connect;
 * a body that does not decode, is not valid OTLP or has ids of the wrong
-  length is 400; upstream down is 503 + ``Retry-After`` (retryable),
-  refused for good upstream is 400.
+  length is 400; a failed relay (upstream down or throttling, refused for
+  good upstream, a retry queue that cannot write) is answered per
+  :func:`.errors.answer`, the table the gRPC receiver uses too.
 
 Every rejection is counted by reason in ``rejected`` — including the 400s
 aiohttp answers itself for malformed HTTP (``Content-Length: abc``, broken
@@ -42,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from otel_carbon._extras import missing_extra
-from otel_carbon._log import log_once
+from otel_carbon.collector import errors
 from otel_carbon.collector.payload import (
     JSON,
     PROTOBUF,
@@ -50,8 +51,6 @@ from otel_carbon.collector.payload import (
     MalformedPayload,
     RejectionCounts,
     Relay,
-    UpstreamRejected,
-    UpstreamUnavailable,
     decode,
     item_count,
 )
@@ -64,7 +63,6 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra("collector", exc, "the OTLP/HTTP receiver") from exc
 
-_logger = logging.getLogger(__name__)
 #: Marks a request whose rejection this module already counted (the access log counts the others).
 _COUNTED = web.RequestKey("otel_carbon.counted", bool)
 _READ_CHUNK = 64 * 1024
@@ -129,7 +127,7 @@ def _bind(address: tuple[str, int]) -> socket.socket:
 
 
 class OTLPHttpServer:
-    """The OTLP/HTTP receiver; ``relay(signal, request)`` raises :class:`UpstreamUnavailable` to ask for a retry.
+    """The OTLP/HTTP receiver; ``relay(signal, request)`` raises :class:`.errors.UpstreamUnavailable` to ask for a retry.
 
     Times in seconds, sizes in bytes.  Serves from its own thread and event loop
     after :meth:`start`; the relay runs in a pool of ``max_inflight`` threads.
@@ -290,13 +288,9 @@ class OTLPHttpServer:
             self.relay(signal, message)
         except MalformedPayload as exc:
             return self._reject(request, 400, "malformed", str(exc)), 0
-        except UpstreamUnavailable:
-            return self._reject(request, 503, "upstream", "upstream unavailable", {"retry-after": "5"}), 0
-        except UpstreamRejected as exc:
-            return self._reject(request, 400, "upstream_rejected", f"upstream refused the request: {exc}"), 0
-        except Exception:  # noqa: BLE001 - e.g. the queue disk is full: not accepted, the sender must retry
-            log_once(_logger, "collector.http", "otel-carbon collector could not handle a request", exc_info=True)
-            return self._reject(request, 503, "internal", "gateway could not take the request", {"retry-after": "5"}), 0
+        except Exception as exc:  # noqa: BLE001 - every relay failure gets the table's answer (as on gRPC)
+            reply = errors.answer(exc)
+            return self._reject(request, reply.http_status, reply.reason, reply.message, reply.http_headers), 0
         answer = SIGNALS[signal][1]().SerializeToString() if content_type == PROTOBUF else b"{}"
         response = web.Response(body=answer, content_type=content_type)
         if "gzip" in request.headers.get("accept-encoding", ""):

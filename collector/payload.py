@@ -1,4 +1,4 @@
-"""OTLP payloads: the three signals' message types, decoding and validation, and the relay's outcomes.
+"""OTLP payloads: the three signals' message types, decoding and validation.
 
 Shared by both receivers and the forwarder; no server library here.  A
 payload is accepted only if it decodes as the signal's export request *and*
@@ -30,44 +30,32 @@ SIGNALS: dict[str, tuple[type[Message], type[Message]]] = {
 }
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-#: OTLP/JSON id field → its length in bytes (written as hex; protobuf's JSON mapping expects base64).
-_ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
+#: OTLP/JSON id fields: written as hex, where protobuf's JSON mapping expects base64.
+_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+#: Bytes in a trace id and a span id (either may also be empty).
+TRACE_ID_BYTES = 16
+SPAN_ID_BYTES = 8
 
 
 class MalformedPayload(ValueError):
     """The payload does not decode, or is not a valid OTLP request; the message says why (no payload bytes)."""
 
 
-class UpstreamUnavailable(Exception):
-    """The upstream did not take the request; the sender should retry.  ``ambiguous``: it was sent and its
-    answer not seen (a deadline passed), so it may have landed all the same."""
-
-    def __init__(self, reason: str, ambiguous: bool = False) -> None:
-        super().__init__(reason)
-        self.ambiguous = ambiguous
-
-
-class UpstreamRejected(Exception):
-    """The upstream refused the request for good (e.g. ``INVALID_ARGUMENT``); the sender must not retry."""
-
-
-#: ``relay(signal, request)``: enrich and forward; raises the two exceptions above.
+#: ``relay(signal, request)``: enrich and forward; raises :mod:`.errors`' upstream exceptions.
 Relay = Callable[[str, Message], None]
 
 
 def _hex_ids_to_base64(node: Any) -> Any:
-    """A copy of an OTLP/JSON tree with its hex ids in base64; :class:`MalformedPayload` for a wrong id."""
+    """A copy of an OTLP/JSON tree with its hex ids in base64 (their lengths are :func:`check_ids`' to judge);
+    :class:`MalformedPayload` for an id that is not hexadecimal."""
     if isinstance(node, dict):
         converted = {}
         for key, value in node.items():
-            size = _ID_BYTES.get(key)
-            if size is not None and isinstance(value, str):
-                if value and len(value) != 2 * size:
-                    raise MalformedPayload(f"{key} must be {2 * size} hex digits or empty, got {len(value)}")
+            if key in _ID_FIELDS and isinstance(value, str):
                 try:
                     converted[key] = base64.b64encode(bytes.fromhex(value)).decode()
                 except ValueError:
-                    raise MalformedPayload(f"{key} is not hexadecimal") from None
+                    raise MalformedPayload(f"{key} is not hexadecimal (two digits per byte)") from None
             else:
                 converted[key] = _hex_ids_to_base64(value)
         return converted
@@ -97,27 +85,31 @@ def decode(body: bytes, content_type: str, message_type: type[Message]) -> Messa
     return message
 
 
-def _check(trace_id: bytes, span_id: bytes, where: str) -> None:
-    if len(trace_id) not in (0, 16) or len(span_id) not in (0, 8):
-        raise MalformedPayload(f"{where}: trace id must be 16 bytes and span id 8 bytes (or empty)")
+def _check(value: bytes, size: int, what: str) -> None:
+    if len(value) not in (0, size):
+        raise MalformedPayload(f"{what} must be {size} bytes ({2 * size} hex digits in OTLP/JSON) or empty, "
+                               f"got {len(value)}")
 
 
 def check_ids(request: Message) -> None:
-    """:class:`MalformedPayload` if a span, span link or log record of ``request`` has an id of the wrong length."""
+    """:class:`MalformedPayload` naming the first id of the wrong length in a span, span link or log record of
+    ``request`` (the only id length check, for protobuf and OTLP/JSON alike)."""
     if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    _check(span.trace_id, span.span_id, "span")
-                    if len(span.parent_span_id) not in (0, 8):
-                        raise MalformedPayload("span: parent span id must be 8 bytes or empty")
+                    _check(span.trace_id, TRACE_ID_BYTES, "span trace id")
+                    _check(span.span_id, SPAN_ID_BYTES, "span id")
+                    _check(span.parent_span_id, SPAN_ID_BYTES, "parent span id")
                     for link in span.links:
-                        _check(link.trace_id, link.span_id, "span link")
+                        _check(link.trace_id, TRACE_ID_BYTES, "span link trace id")
+                        _check(link.span_id, SPAN_ID_BYTES, "span link span id")
     elif isinstance(request, logs_service_pb2.ExportLogsServiceRequest):
         for resource_logs in request.resource_logs:
             for scope_logs in resource_logs.scope_logs:
                 for record in scope_logs.log_records:
-                    _check(record.trace_id, record.span_id, "log record")
+                    _check(record.trace_id, TRACE_ID_BYTES, "log record trace id")
+                    _check(record.span_id, SPAN_ID_BYTES, "log record span id")
 
 
 def item_count(signal: str, request: Any) -> int:

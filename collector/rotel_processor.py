@@ -13,13 +13,18 @@ enriched is passed on as it came (logged once): the pipeline never stops here.
     rotel start --exporter otlp --otlp-exporter-endpoint http://backend:4317 \\
         --otlp-with-trace-processor "$(python -m otel_carbon.collector.rotel_processor)"
 
-(``PYTHONPATH`` must let the agent's interpreter import ``otel_carbon``.)
+(``PYTHONPATH`` must let the agent's interpreter import ``otel_carbon``:
+:func:`agent_pythonpath` builds one for this interpreter's environment, and
+:func:`agent_binary` finds the agent the ``rotel`` wheel ships.)
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from otel_carbon._log import log_once
@@ -42,6 +47,38 @@ def _enrichment_context() -> EnrichmentContext:
             settings = CarbonSettings.from_env()
             _context = EnrichmentContext(settings=settings, intensity=build_intensity(settings))
         return _context
+
+
+def agent_binary() -> Path:
+    """The ``rotel-agent`` executable of the installed ``rotel`` wheel; ``RuntimeError`` saying why when it is
+    not installed or does not start on this host (e.g. it links a ``libpython3.11.so`` that is absent)."""
+    import subprocess  # here, not at the top: the agent's embedded interpreter loads this module too
+
+    try:
+        import rotel
+    except ModuleNotFoundError:
+        raise RuntimeError("the rotel collector is not installed (pip install rotel)") from None
+    agent = Path(rotel.__file__).parent / "rotel-agent"
+    if not agent.exists():
+        raise RuntimeError(f"the rotel wheel has no agent binary at {agent}")
+    probe = subprocess.run([str(agent), "version"], capture_output=True, text=True, timeout=30,
+                           check=False)
+    if probe.returncode != 0:
+        raise RuntimeError(f"the rotel agent does not start here: {probe.stderr.strip()[:200]}")
+    return agent
+
+
+def agent_pythonpath(directory: Path) -> str:
+    """A ``PYTHONPATH`` under which the agent's embedded interpreter imports this environment's packages.
+
+    ``PYTHONPATH`` entries do not process ``.pth`` files, and an editable install of
+    otel-carbon is one; a ``sitecustomize`` (written to ``directory``) adding this
+    environment's site-packages as site dirs does.
+    """
+    site_dirs = [p for p in sys.path if p.endswith("site-packages")]
+    (directory / "sitecustomize.py").write_text(
+        "import site\n" + "".join(f"site.addsitedir({d!r})\n" for d in site_dirs))
+    return os.pathsep.join([str(directory), *site_dirs])
 
 
 def _python(value: Any) -> Any:

@@ -7,13 +7,13 @@ took the request, raises :class:`UpstreamRejected` when it refused it for good
 deadline passed after it was sent).  Status mapping follows OTLP: gRPC
 ``INVALID_ARGUMENT``, ``UNAUTHENTICATED``, ``PERMISSION_DENIED``,
 ``UNIMPLEMENTED`` and HTTP 4xx other than 408/429 are permanent; everything
-else is retried.
+else is retried, and HTTP 429 / gRPC ``RESOURCE_EXHAUSTED`` mark the failure
+``throttled``.  How the receivers answer these is :func:`.errors.answer`'s.
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 from typing import Protocol
 
 import grpc
@@ -23,7 +23,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from otel_carbon.collector.payload import PROTOBUF, UpstreamRejected, UpstreamUnavailable
+from otel_carbon.collector.errors import UpstreamRejected, UpstreamUnavailable
+from otel_carbon.collector.payload import PROTOBUF
 from otel_carbon.collector.upstream import Upstream
 
 #: Upstream gRPC codes that mean "this payload will never be accepted"; anything else is retried.
@@ -63,7 +64,8 @@ class GrpcTransport:
             code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
             if code in PERMANENT:
                 raise UpstreamRejected(code.name) from error
-            raise UpstreamUnavailable(code.name, ambiguous=code in AMBIGUOUS) from error
+            raise UpstreamUnavailable(code.name, ambiguous=code in AMBIGUOUS,
+                                      throttled=code == grpc.StatusCode.RESOURCE_EXHAUSTED) from error
 
     def ready(self, timeout_s: float) -> bool:
         try:
@@ -81,10 +83,7 @@ class HttpTransport:
 
     def __init__(self, upstream: Upstream) -> None:
         self._upstream = upstream
-        tls = ssl.create_default_context(cafile=upstream.ca_file)
-        if upstream.cert_file and upstream.key_file:
-            tls.load_cert_chain(upstream.cert_file, upstream.key_file)
-        self._client = httpx.Client(base_url=upstream.url, verify=tls,
+        self._client = httpx.Client(base_url=upstream.url, verify=upstream.ssl_context() or True,
                                     headers={**dict(upstream.headers), "content-type": PROTOBUF})
 
     def send(self, signal: str, request: Message, timeout_s: float) -> None:
@@ -97,7 +96,7 @@ class HttpTransport:
         if response.is_success:
             return
         if response.status_code in HTTP_RETRYABLE or response.status_code >= 500:
-            raise UpstreamUnavailable(f"HTTP {response.status_code}")
+            raise UpstreamUnavailable(f"HTTP {response.status_code}", throttled=response.status_code == 429)
         raise UpstreamRejected(f"HTTP {response.status_code}")
 
     def ready(self, timeout_s: float) -> bool:

@@ -7,11 +7,15 @@ mutual TLS; for gRPC a CA or client certificate implies TLS.  ``protocol`` is
 ``grpc`` or ``http/protobuf`` (the ``OTEL_EXPORTER_OTLP_PROTOCOL`` values; for
 HTTP the request goes to ``<endpoint>/v1/<signal>``).  ``headers`` go with
 every call (gRPC metadata or HTTP headers, e.g. ``authorization``); they are
-secrets, never logged or shown in ``repr``.
+secrets, never logged or shown in ``repr``.  The TLS of the link is built here
+only, from the same fields, for both client libraries: gRPC channel
+credentials (:meth:`Upstream.credentials`) and an ``ssl.SSLContext`` for
+OTLP/HTTP (:meth:`Upstream.ssl_context`).
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -81,10 +85,20 @@ class Upstream:
         return self.endpoint.startswith("https://") or bool(self.ca_file or self.cert_file)
 
     def credentials(self) -> grpc.ChannelCredentials | None:
-        """Channel credentials for TLS, or ``None`` for plaintext."""
+        """gRPC channel credentials for TLS (roots: ``ca_file`` or the system's; client certificate when
+        configured), or ``None`` for plaintext."""
         if not self.tls:
             return None
         return grpc.ssl_channel_credentials(_read(self.ca_file), _read(self.key_file), _read(self.cert_file))
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The same TLS as :meth:`credentials` for an HTTP client, or ``None`` for plaintext."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
     def channel(self) -> grpc.Channel:
         credentials = self.credentials()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -29,8 +27,7 @@ from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes
 # The agent embeds its own libpython 3.11, which cannot load this host's `_ssl` extension: the processor
 # must not build an HTTP client when no live intensity provider is configured (it once did, and the
 # GenAI span went through unenriched).
-rotel = pytest.importorskip("rotel", reason="the rotel collector is not installed (pip install rotel)")
-AGENT = Path(rotel.__file__).parent / "rotel-agent"
+pytest.importorskip("rotel", reason="the rotel collector is not installed (pip install rotel)")
 
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
          "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300}
@@ -45,30 +42,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _agent_pythonpath(tmp_path: Path) -> str:
-    """A PYTHONPATH under which the agent's embedded interpreter imports this venv's packages.
-
-    PYTHONPATH entries do not process ``.pth`` files, and the editable install of
-    otel-carbon is one; a ``sitecustomize`` adding the venv's site-packages as a
-    site dir does (a regular install needs only the site-packages path).
-    """
-    site_dirs = [p for p in sys.path if p.endswith("site-packages")]
-    (tmp_path / "sitecustomize.py").write_text(
-        "import site\n" + "".join(f"site.addsitedir({d!r})\n" for d in site_dirs))
-    return os.pathsep.join([str(tmp_path), *site_dirs])
-
-
 def test_rotel_agent_enriches_genai_spans_with_the_shared_function(tmp_path):
-    if not AGENT.exists():
-        pytest.skip(f"the rotel wheel has no agent binary at {AGENT}")
-    probe = subprocess.run([str(AGENT), "version"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:  # e.g. the agent links libpython3.11.so, absent on this host
-        pytest.skip(f"the rotel agent does not start here: {probe.stderr.strip()[:200]}")
+    try:
+        agent_binary = rotel_processor.agent_binary()
+    except RuntimeError as exc:  # e.g. the agent links libpython3.11.so, absent on this host
+        pytest.skip(str(exc))
     grpc_port, http_port = _free_port(), _free_port()
     with OTLPReceiver() as upstream:
-        env = {**os.environ, **ENV, "PYTHONPATH": _agent_pythonpath(tmp_path)}
+        env = {**os.environ, **ENV, "PYTHONPATH": rotel_processor.agent_pythonpath(tmp_path)}
         agent = subprocess.Popen(
-            [str(AGENT), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
+            [str(agent_binary), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
              "--otlp-http-endpoint", f"127.0.0.1:{http_port}", "--exporter", "otlp",
              "--otlp-exporter-endpoint", f"http://127.0.0.1:{upstream.port}", "--otlp-exporter-protocol", "grpc",
              "--otlp-with-trace-processor", rotel_processor.__file__, "--batch-timeout", "100ms"],
