@@ -95,17 +95,18 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
         self._lock = threading.Lock()
         self.enriched = 0  #: GenAI spans counted so far
 
-    def enrich(self, request: Any) -> None:
-        """Enrich ``request`` in place; on failure leave it as it came (logged once)."""
+    def enrich(self, request: Any, body: bytes | None = None) -> None:
+        """Enrich ``request`` in place (``body``: its protobuf encoding as received, when at hand);
+        on failure leave it as it came (logged once)."""
         try:
-            count = enrich_request(request, self._context, self._accountant, self._nests, self._count_enriched)
+            count = enrich_request(request, self._context, self._accountant, self._nests, self._count_enriched, body)
             with self._lock:
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
             log_once(_logger, "collector.enrich", "otel-carbon collector could not enrich a request", exc_info=True)
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - gRPC name
-        self.enrich(request)
+    def Export(self, request: Any, context: grpc.ServicerContext, body: bytes | None = None) -> Any:  # noqa: N802
+        self.enrich(request, body)
         _export(self._forwarder, "traces", request, context, self._rejected)
         return trace_service_pb2.ExportTraceServiceResponse()
 
@@ -246,6 +247,8 @@ class Gateway:
             except MalformedPayload as exc:
                 self.rejected.add("malformed")
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            if signal == "traces":  # enrichment finds the GenAI spans in the bytes as received
+                return relay.Export(request, context, body)
             return relay.Export(request, context)
 
         return grpc.unary_unary_rpc_method_handler(export, response_serializer=response_type.SerializeToString)
@@ -254,10 +257,11 @@ class Gateway:
         """Whether the upstream can be reached within ``timeout_s``."""
         return self._transport.ready(timeout_s)
 
-    def _relay_http(self, signal: str, request: Any) -> None:
-        """Enrich (traces) and forward one OTLP/HTTP request (the forwarder's exceptions ask for a retry or not)."""
+    def _relay_http(self, signal: str, request: Any, body: bytes | None) -> None:
+        """Enrich (traces) and forward one OTLP/HTTP request (the forwarder's exceptions ask for a retry or not);
+        ``body``: the request's protobuf encoding, as received (``None`` for OTLP/JSON)."""
         if signal == "traces":
-            self.traces.enrich(request)
+            self.traces.enrich(request, body)
         self.forwarder.submit(signal, request)
 
     def start(self) -> Gateway:

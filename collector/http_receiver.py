@@ -127,7 +127,8 @@ def _bind(address: tuple[str, int]) -> socket.socket:
 
 
 class OTLPHttpServer:
-    """The OTLP/HTTP receiver; ``relay(signal, request)`` raises :class:`.errors.UpstreamUnavailable` to ask for a retry.
+    """The OTLP/HTTP receiver; ``relay(signal, request, body)`` (``body``: the decompressed
+    protobuf body, ``None`` for OTLP/JSON) raises :class:`.errors.UpstreamUnavailable` to ask for a retry.
 
     Times in seconds, sizes in bytes.  Serves from its own thread and event loop
     after :meth:`start`; the relay runs in a pool of ``max_inflight`` threads.
@@ -285,7 +286,7 @@ class OTLPHttpServer:
         """Decode and relay (a pool thread); the answer in the request's encoding, and the items relayed."""
         try:
             message = decode(body, content_type, SIGNALS[signal][0])
-            self.relay(signal, message)
+            self.relay(signal, message, body if content_type == PROTOBUF else None)
         except MalformedPayload as exc:
             return self._reject(request, 400, "malformed", str(exc)), 0
         except Exception as exc:  # noqa: BLE001 - every relay failure gets the table's answer (as on gRPC)

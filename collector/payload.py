@@ -41,8 +41,9 @@ class MalformedPayload(ValueError):
     """The payload does not decode, or is not a valid OTLP request; the message says why (no payload bytes)."""
 
 
-#: ``relay(signal, request)``: enrich and forward; raises :mod:`.errors`' upstream exceptions.
-Relay = Callable[[str, Message], None]
+#: ``relay(signal, request, body)``: enrich and forward (``body``: the protobuf bytes as received, or
+#: ``None``); raises :mod:`.errors`' upstream exceptions.
+Relay = Callable[[str, Message, bytes | None], None]
 
 
 def _hex_ids_to_base64(node: Any) -> Any:
