@@ -6,7 +6,7 @@ import math
 import struct
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -43,7 +43,16 @@ def python_value(value: AnyValue) -> Any:
 
 
 def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: python_value(kv.value) for kv in attributes}
+    """Attribute key → Python value (scalars read directly: the hot path)."""
+    out = {}
+    for kv in attributes:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        out[kv.key] = getattr(value, kind) if kind in _SCALAR_KINDS else python_value(value)
+    return out
+
+
+_SCALAR_KINDS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
 
 
 def any_value(value: Any) -> AnyValue:
@@ -128,7 +137,7 @@ def attributes_wire(attributes: Mapping[str, Any], shared: Mapping[str, Any] | N
         values = tuple(islice(attributes.values(), len(shared), None))
         if set(map(type, values)) <= _FLOAT_ONLY:
             packer, prefixes = _doubles_packer(keys)
-            return head + packer.pack(*[part for pair in zip(prefixes, values) for part in pair])
+            return head + packer.pack(*chain.from_iterable(zip(prefixes, values)))
     return _entries_wire(attributes.items())
 
 
