@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from otel_carbon import semconv as sc
 from otel_carbon.config import CarbonSettings
@@ -97,8 +97,7 @@ def plan_call(
                     ReadingAttributes(basis, measured=measured, proxied=placement.proxied))
 
 
-@dataclass(frozen=True)
-class CallCarbon:
+class CallCarbon(NamedTuple):
     """Enrichment of one GenAI span: the attributes to add, and the token usage they were computed from.
 
     ``counted`` spans carry ``sci.carbon`` and ``sci.counted=true``; the others carry

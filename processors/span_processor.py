@@ -95,6 +95,7 @@ class CarbonSpanProcessor(SpanProcessor):
             accountant = self._installed = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
             accounting.install(accountant)
         self._inner = span_processor
+        self._inner_on_ending = getattr(span_processor, "_on_ending", None)  # SDK >= 1.43
         self._context = context
         self._accountant = accountant
         self._dimension_keys = context.settings.dimensions
@@ -122,9 +123,8 @@ class CarbonSpanProcessor(SpanProcessor):
         self._inner.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Span) -> None:
-        on_ending = getattr(self._inner, "_on_ending", None)
-        if on_ending is not None:
-            on_ending(span)
+        if self._inner_on_ending is not None:
+            self._inner_on_ending(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes

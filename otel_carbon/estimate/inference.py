@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from otel_carbon import sci
 from otel_carbon.estimate.catalogue import Accelerator, Hardware, ModelSpec
@@ -40,12 +41,12 @@ PREFILL_MFU = 0.4
 CACHED_INPUT_FACTOR = 0.1
 
 
-@dataclass(frozen=True)
-class TokenUsage:
+class TokenUsage(NamedTuple):
     """Token counts of one call, as the GenAI conventions define them.
 
     ``input`` includes ``cached_input`` and ``cache_write``; ``reasoning`` is a
     subset of ``output`` (when a producer reports it outside, pass the sum).
+    A named tuple: one is built per call on the hot path.
     """
 
     input: int = 0
