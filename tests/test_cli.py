@@ -121,7 +121,7 @@ def test_known_zones_and_their_sub_zones_are_accepted(capsys, zone):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--input-tokens", "-1"], "tokens >= 0"),
+        (["--input-tokens", "-1"], "whole number >= 0"),
         (["--input-tokens", "many"], "whole number"),
         (["--region", "nowhere"], "PROVIDER:REGION"),
         (["--region", "aws:mars-1"], "unknown cloud region"),

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
 from otel_carbon._usage import usage_error
+from otel_carbon.cli._numbers import non_negative, number
 from otel_carbon.gates.diff import DiffReport, compare
 from otel_carbon.gates.records import GateInputError, load_runs
 
@@ -24,32 +24,12 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("diff", help="compare carbon per test and per call between two runs (CI gate)")
     parser.add_argument("baseline", help="baseline run file (pytest --carbon-json) or folder of run files")
     parser.add_argument("candidate", help="candidate run file or folder of run files")
-    parser.add_argument("--max-increase", type=_percent, default=5.0, metavar="PCT",
+    parser.add_argument("--max-increase", type=non_negative, default=5.0, metavar="PCT",
                         help="allowed increase per functional unit, percent (default 5)")
-    parser.add_argument("--alpha", type=_alpha, default=0.05,
+    parser.add_argument("--alpha", type=number("in (0, 1)", lambda value: 0 < value < 1), default=0.05,
                         help="significance level of the test on measured energy (default 0.05)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (the stable contract)")
     parser.set_defaults(handler=run)
-
-
-def _percent(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage, got {raw!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {raw!r}")
-    return value
-
-
-def _alpha(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {raw!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {raw!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

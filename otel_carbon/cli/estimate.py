@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from otel_carbon._usage import usage_error
+from otel_carbon.cli._numbers import whole_number
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage
@@ -26,25 +27,15 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("estimate", help="estimate energy, carbon and cost of one LLM call")
     parser.add_argument("--provider", required=True, help="GenAI provider, e.g. openai, anthropic, gcp.gemini")
     parser.add_argument("--model", required=True, help="model id, e.g. gpt-4o-mini")
-    parser.add_argument("--input-tokens", type=_count, required=True, help="input tokens, cached ones included")
-    parser.add_argument("--output-tokens", type=_count, required=True, help="output tokens, reasoning included")
-    parser.add_argument("--cached-input-tokens", type=_count, default=0, help="input tokens read from cache")
+    parser.add_argument("--input-tokens", type=whole_number, required=True, help="input tokens, cached ones included")
+    parser.add_argument("--output-tokens", type=whole_number, required=True, help="output tokens, reasoning included")
+    parser.add_argument("--cached-input-tokens", type=whole_number, default=0, help="input tokens read from cache")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--zone", help="grid zone, e.g. FR, US, US-CAL-CISO")
     where.add_argument("--region", help="cloud region as PROVIDER:REGION, e.g. aws:eu-west-1")
     parser.add_argument("--boundary", choices=[b.value for b in Boundary], default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object (the stable contract)")
     parser.set_defaults(handler=run)
-
-
-def _count(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of tokens, got {raw!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of tokens >= 0, got {value}")
-    return value
 
 
 def _fail(message: str) -> int:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from otel_carbon._usage import usage_error
+from otel_carbon.cli._numbers import positive
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import build_intensity, refresh_now
 from otel_carbon.intensity.zones import Location, location_of
@@ -32,22 +33,12 @@ def register(subparsers: Any) -> None:
     where.add_argument("--zone", help="grid zone, e.g. FR, GB, US-CAL-CISO, GB-NESO-13")
     where.add_argument("--region", help="cloud region as PROVIDER:REGION, e.g. aws:eu-west-1")
     parser.add_argument("--forecast", action="store_true", help="include the forecast and the best start window")
-    parser.add_argument("--duration", type=_positive, default=60.0, help="job length for --forecast, minutes (60)")
+    parser.add_argument("--duration", type=positive, default=60.0, help="job length for --forecast, minutes (60)")
     parser.add_argument(
-        "--within", type=_positive, default=24.0, help="latest end of the job for --forecast, hours (24)"
+        "--within", type=positive, default=24.0, help="latest end of the job for --forecast, hours (24)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
-
-
-def _positive(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {raw!r}")
-    return value
 
 
 def _fail(message: str) -> int:

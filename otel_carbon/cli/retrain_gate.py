@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 from datetime import datetime, timedelta, timezone
@@ -26,6 +25,7 @@ from typing import Any
 
 from otel_carbon import sci
 from otel_carbon._usage import usage_error
+from otel_carbon.cli._numbers import non_negative, positive
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.gates.retrain import RetrainDecision, decide, energy_from_otlp_json
 from otel_carbon.intensity.factory import build_intensity, refresh_now
@@ -38,10 +38,10 @@ _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhd])$")
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("retrain-gate", help="is a retraining run worth its carbon? (RES)")
-    parser.add_argument("--expected-gain", type=_number(">= 0", lambda v: v >= 0), required=True, metavar="G",
+    parser.add_argument("--expected-gain", type=non_negative, required=True, metavar="G",
                         help="expected gain of the quality metric, points (e.g. %% of forecast error removed)")
     energy = parser.add_mutually_exclusive_group(required=True)
-    energy.add_argument("--energy-kwh", type=_number("> 0", lambda v: v > 0), metavar="E",
+    energy.add_argument("--energy-kwh", type=positive, metavar="E",
                         help="expected training energy, kWh")
     energy.add_argument("--from-spans", metavar="FILE",
                         help="OTLP/JSON spans of the previous training run: its measured energy")
@@ -51,25 +51,12 @@ def register(subparsers: Any) -> None:
     where.add_argument("--region", help="cloud region as PROVIDER:REGION, e.g. aws:eu-west-1")
     parser.add_argument("--deadline", type=_deadline, metavar="D",
                         help="latest end of the run: ISO 8601 time (UTC if no offset) or +N[m|h|d]")
-    parser.add_argument("--duration", type=_number("> 0", lambda v: v > 0), default=60.0, metavar="MINUTES",
+    parser.add_argument("--duration", type=positive, default=60.0, metavar="MINUTES",
                         help="expected length of the run, minutes (default 60)")
-    parser.add_argument("--min-score", type=_number(">= 0", lambda v: v >= 0), default=1.0, metavar="S",
+    parser.add_argument("--min-score", type=non_negative, default=1.0, metavar="S",
                         help="threshold, points per kg CO2e (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (the stable contract)")
     parser.set_defaults(handler=run)
-
-
-def _number(rule: str, accept: Any) -> Any:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number {rule}, got {raw!r}") from None
-        if not (math.isfinite(value) and accept(value)):
-            raise argparse.ArgumentTypeError(f"expected a number {rule}, got {raw!r}")
-        return value
-
-    return parse
 
 
 def _deadline(raw: str) -> datetime:

@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from otel_carbon._usage import usage_error
+from otel_carbon.cli._numbers import non_negative, whole_number
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import build_intensity, refresh_now
 from otel_carbon.intensity.zones import Location
@@ -29,11 +30,11 @@ from otel_carbon.routing.router import Candidate, CarbonRouter, Constraints, Dec
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("route", help="choose the lowest-carbon deployment that meets the constraints")
     parser.add_argument("--deployments", required=True, help="YAML file: a list of deployments")
-    parser.add_argument("--input-tokens", type=_count, required=True, help="estimated input tokens")
-    parser.add_argument("--output-tokens", type=_count, required=True, help="estimated output tokens")
-    parser.add_argument("--max-latency-ms", type=_limit, help="p95 latency limit, ms")
-    parser.add_argument("--max-cost-usd", type=_limit, help="cost limit per request, USD")
-    parser.add_argument("--min-quality", type=_count, help="lowest acceptable quality tier")
+    parser.add_argument("--input-tokens", type=whole_number, required=True, help="estimated input tokens")
+    parser.add_argument("--output-tokens", type=whole_number, required=True, help="estimated output tokens")
+    parser.add_argument("--max-latency-ms", type=non_negative, help="p95 latency limit, ms")
+    parser.add_argument("--max-cost-usd", type=non_negative, help="cost limit per request, USD")
+    parser.add_argument("--min-quality", type=whole_number, help="lowest acceptable quality tier")
     parser.add_argument(
         "--allowed-region",
         action="append",
@@ -42,26 +43,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
-
-
-def _count(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _limit(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {raw!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
