@@ -33,7 +33,7 @@ from typing import Any
 from otel_carbon._log import log_once
 from otel_carbon.intensity.reading import Forecast, IntensityIndex, IntensityReading
 from otel_carbon.intensity.static import WORLD, StaticIntensity
-from otel_carbon.intensity.window import Window, best_window
+from otel_carbon.intensity.window import CleanWindow, best_window
 from otel_carbon.intensity.zones import Location
 
 _logger = logging.getLogger(__name__)
@@ -356,7 +356,7 @@ class IntensityCache:
         """A relative signal (e.g. WattTime's percentile) for ``zone``; never part of a reading."""
         return self._indices.get(zone.strip().upper())
 
-    def best_window(self, zone: str, duration: timedelta, deadline: datetime, *, now: datetime | None = None) -> Window:
+    def best_window(self, zone: str, duration: timedelta, deadline: datetime, *, now: datetime | None = None) -> CleanWindow:
         """The lowest-carbon start before ``deadline`` for work lasting ``duration`` (temporal shifting).
 
         Uses the zone's forecast; without one that covers any candidate
@@ -368,7 +368,7 @@ class IntensityCache:
         if window is not None:
             return window
         reading = self.lookup(zone)
-        return Window(
+        return CleanWindow(
             start=now,
             end=now + duration,
             g_per_kwh=reading.g_per_kwh,

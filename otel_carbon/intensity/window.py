@@ -19,7 +19,7 @@ _EPSILON_S = 1e-6
 
 
 @dataclass(frozen=True)
-class Window:
+class CleanWindow:
     """When to run: ``[start, end)`` at an expected mean ``g_per_kwh`` (gCO2e/kWh).
 
     ``immediate_g_per_kwh`` is the expected mean when starting now (``None``
@@ -37,7 +37,7 @@ class Window:
     immediate_g_per_kwh: float | None = None
 
 
-def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now: datetime) -> Window | None:
+def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now: datetime) -> CleanWindow | None:
     """The best window in ``forecast``, or ``None`` when no candidate fits before ``deadline``."""
     if duration <= timedelta(0) or deadline - now < duration:
         return None
@@ -58,7 +58,7 @@ def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now
             best = (mean, start)
     if best is None:
         return None
-    return Window(
+    return CleanWindow(
         start=best[1],
         end=best[1] + duration,
         g_per_kwh=best[0],
