@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from otel_carbon.intensity.reading import Forecast, ForecastPoint
+from otel_carbon.intensity.reading import Forecast, ForecastPoint, IntensityReading
 
 _EPSILON_S = 1e-6
 
@@ -35,6 +35,19 @@ class CleanWindow:
     source: str
     fallback: bool = False
     immediate_g_per_kwh: float | None = None
+
+    @classmethod
+    def starting_now(cls, reading: IntensityReading, now: datetime, duration: timedelta) -> CleanWindow:
+        """The answer without a usable forecast: start ``now`` at ``reading``'s intensity, flagged ``fallback``."""
+        return cls(
+            start=now,
+            end=now + duration,
+            g_per_kwh=reading.g_per_kwh,
+            zone=reading.zone,
+            source=reading.source,
+            fallback=True,
+            immediate_g_per_kwh=reading.g_per_kwh,
+        )
 
 
 def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now: datetime) -> CleanWindow | None:
