@@ -5,7 +5,7 @@ Run as ``opentelemetry-instrument python smoke_app.py``; nothing here mentions O
 
 import openai
 
-from otel_carbon.demo_server import LLMServer
+from otel_carbon.cli.demo_server import LLMServer
 
 with LLMServer() as server:
     client = openai.OpenAI(base_url=server.url, api_key="sk-smoke", max_retries=0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from otel_carbon.demo_server import LLMServer
+from otel_carbon.cli.demo_server import LLMServer
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from instrumented import instrumented
 from opentelemetry.trace import StatusCode
 
 from otel_carbon import semconv as sc
-from otel_carbon.demo_server import (
+from otel_carbon.cli.demo_server import (
     ANTHROPIC_CACHE_READ,
     ANTHROPIC_CACHE_WRITE,
     ANTHROPIC_INPUT,

@@ -22,7 +22,7 @@ from instrumented import instrumented  # noqa: E402
 from opentelemetry.trace import StatusCode  # noqa: E402
 
 from otel_carbon import semconv as sc  # noqa: E402
-from otel_carbon.demo_server import (  # noqa: E402
+from otel_carbon.cli.demo_server import (  # noqa: E402
     ANTHROPIC_CACHE_READ,
     ANTHROPIC_CACHE_WRITE,
     ANTHROPIC_INPUT,

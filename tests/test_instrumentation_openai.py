@@ -11,7 +11,7 @@ from instrumented import instrumented
 from opentelemetry.trace import StatusCode
 
 from otel_carbon import semconv as sc
-from otel_carbon.demo_server import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS
+from otel_carbon.cli.demo_server import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS, REASONING_TOKENS, WORDS
 from otel_carbon.instrumentations.openai import OpenAIInstrumentor
 
 API_KEY = "sk-test-secret-never-in-spans"

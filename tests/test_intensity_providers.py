@@ -24,7 +24,7 @@ from intensity_support import (  # noqa: F401 (rig_for_fixture provides the rig_
     rig_for_fixture,
 )
 
-from otel_carbon.intensity.http import FailureKind, ProviderError
+from otel_carbon.intensity.errors import FailureKind, ProviderError
 from otel_carbon.intensity.providers import Location
 
 # --- good weather -----------------------------------------------------------

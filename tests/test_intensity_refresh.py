@@ -30,7 +30,8 @@ from intensity_support import (  # noqa: F401 (rig_for_fixture provides the rig_
 )
 
 from otel_carbon.intensity.cache import IntensityCache
-from otel_carbon.intensity.http import FailureKind, HttpClient, ProviderError, parse_retry_after
+from otel_carbon.intensity.errors import FailureKind, ProviderError
+from otel_carbon.intensity.http import HttpClient, parse_retry_after
 from otel_carbon.intensity.providers import ElectricityMaps, Location, Neso, Secret
 from otel_carbon.intensity.refresh import FORECAST_TTL_S, Refresher, RequestBudget
 

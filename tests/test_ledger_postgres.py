@@ -172,7 +172,7 @@ def test_zero_code_app_through_the_gateway_into_postgresql(url, capsys):
     from test_ledger_zero_code import APP, FEATURE_OF_MODEL
     from test_zero_code import run_app
 
-    from otel_carbon.demo_server import LLMServer
+    from otel_carbon.cli.demo_server import LLMServer
 
     with OTLPReceiver() as upstream, LLMServer() as server:
         gateway, port = start_gateway(upstream.port, url, "--count-enriched")

@@ -12,7 +12,7 @@ from otlp_receiver import OTLPReceiver
 from test_zero_code import run_app
 
 from otel_carbon.cli import main
-from otel_carbon.demo_server import LLMServer
+from otel_carbon.cli.demo_server import LLMServer
 
 APP = Path(__file__).parent / "apps" / "ledger_app.py"
 FEATURE_OF_MODEL = {"gpt-4o-mini": "summarise", "gpt-4o": "search"}

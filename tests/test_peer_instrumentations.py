@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_carbon.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS
+from otel_carbon.cli.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / ".peers"

@@ -7,7 +7,7 @@ import openai
 import pytest
 from routing_support import SETTINGS, live_grid
 
-from otel_carbon.demo_server import LLMServer
+from otel_carbon.cli.demo_server import LLMServer
 from otel_carbon.routing import CarbonRouter, Constraints, deployments_from_list
 from otel_carbon.routing.clients import (
     anthropic_bedrock_kwargs,

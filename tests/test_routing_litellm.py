@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from routing_support import SETTINGS, live_grid  # noqa: E402
 
 from otel_carbon import semconv as sc  # noqa: E402
-from otel_carbon.demo_server import LLMServer  # noqa: E402
+from otel_carbon.cli.demo_server import LLMServer  # noqa: E402
 from otel_carbon.routing import Constraints, NoDeploymentError  # noqa: E402
 from otel_carbon.routing.litellm_strategy import CarbonRoutingStrategy, deployment_of, estimate_tokens  # noqa: E402
 from otel_carbon.routing.record import Recorder  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from otlp_receiver import OTLPReceiver
 
-from otel_carbon.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
+from otel_carbon.cli.demo_server import COMPLETION_TOKENS, PROMPT_TOKENS, LLMServer
 
 APP = Path(__file__).parent / "apps" / "sample_app.py"
 MANY_CALLS = Path(__file__).parent / "apps" / "many_calls.py"

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from otel_carbon.demo_server import LoopbackServer
+from otel_carbon.cli.demo_server import LoopbackServer
 
 
 @dataclass

@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from otel_carbon import accounting
 from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
-from otel_carbon.energy import Window, default_meter
+from otel_carbon.energy import MeasurementWindow, default_meter
 from otel_carbon.instrumentations._shared.estimated import estimated_usage
 
 _logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Invocation:
         self._attributes = request.span_attributes()
         self.span: Span = tracer.start_span(request.span_name, kind=kind, attributes=self._attributes)
         self._baggage = _wanted_baggage(accounting.current())
-        self._window: Window | None = default_meter().start() if request.local else None
+        self._window: MeasurementWindow | None = default_meter().start() if request.local else None
 
     @property
     def ended(self) -> bool:

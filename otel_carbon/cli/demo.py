@@ -2,7 +2,7 @@
 
 No API key and no network.  When the ``openai`` and ``anthropic`` packages are
 installed (the ``demo`` extra: ``pip install '.[demo]'`` from a checkout), the demo starts an embedded
-loopback server that speaks their APIs (:mod:`otel_carbon.demo_server`) and
+loopback server that speaks their APIs (:mod:`otel_carbon.cli.demo_server`) and
 makes real SDK calls — plain and streamed — under our instrumentation; the
 SDKs believe they talk to ``api.openai.com`` / ``api.anthropic.com`` (an HTTP
 transport routes the connection to the loopback port), so the spans describe
@@ -139,7 +139,7 @@ def run_sdk_calls(tracer_provider: TracerProvider, repeat: int = 1) -> bool:
         import openai
     except ImportError:
         return False
-    from otel_carbon.demo_server import LLMServer
+    from otel_carbon.cli.demo_server import LLMServer
 
     instrumentors = sdk_instrumentors("openai", "anthropic")
     with LLMServer() as server:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from otel_carbon.energy.meter import (
     EnergyMeter,
     Measurement,
+    MeasurementWindow,
     NullMeter,
-    Window,
     default_meter,
     set_default_meter,
 )
@@ -43,8 +43,8 @@ __all__ = [
     "DeviceMeter",
     "EnergyMeter",
     "Measurement",
+    "MeasurementWindow",
     "NullMeter",
-    "Window",
     "default_meter",
     "install_meter",
     "install_meter_on_first_use",

@@ -20,7 +20,7 @@ from otel_carbon.config import CarbonSettings
 from otel_carbon.energy.device import Device
 from otel_carbon.energy.host import open_host
 from otel_carbon.energy.measured import DeviceMeter
-from otel_carbon.energy.meter import EnergyMeter, NullMeter, Window, set_default_meter
+from otel_carbon.energy.meter import EnergyMeter, MeasurementWindow, NullMeter, set_default_meter
 from otel_carbon.energy.nvml import discover_gpus
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class DeferredMeter:
         """The meter once built, else ``None``."""
         return self._meter
 
-    def start(self) -> Window:
+    def start(self) -> MeasurementWindow:
         meter = self._meter if self._meter is not None else self._resolve()
         return meter.start()
 

@@ -38,8 +38,8 @@ class Measurement:
         return attributes
 
 
-class Window(Protocol):
-    """An open measurement window."""
+class MeasurementWindow(Protocol):
+    """An open energy measurement window: what ``EnergyMeter.start`` returns; ``stop`` yields its :class:`Measurement`."""
 
     def stop(self, tokens: int | None = None) -> Measurement | None:
         """Close the window; ``tokens`` (if known) weighs its share of a shared device."""
@@ -47,7 +47,7 @@ class Window(Protocol):
 
 
 class EnergyMeter(Protocol):
-    def start(self) -> Window:
+    def start(self) -> MeasurementWindow:
         """Open a window now. Cheap, thread-safe, never raises."""
         ...
 
@@ -62,7 +62,7 @@ class NullMeter:
 
     _window = _NullWindow()
 
-    def start(self) -> Window:
+    def start(self) -> MeasurementWindow:
         return self._window
 
 

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.reading import Forecast, ForecastPoint, IntensityIndex, IntensityLookup, IntensityReading
 from otel_carbon.intensity.static import StaticIntensity
-from otel_carbon.intensity.window import Window, best_window
+from otel_carbon.intensity.window import CleanWindow, best_window
 from otel_carbon.intensity.zones import parse_region, region_info, zone_for_region
 
 if TYPE_CHECKING:  # pragma: no cover
     from otel_carbon.intensity.factory import build_intensity
 
 __all__ = [
+    "CleanWindow",
     "Forecast",
     "ForecastPoint",
     "IntensityCache",
@@ -25,7 +26,6 @@ __all__ = [
     "IntensityLookup",
     "IntensityReading",
     "StaticIntensity",
-    "Window",
     "best_window",
     "build_intensity",
     "parse_region",

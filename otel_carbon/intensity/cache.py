@@ -17,24 +17,38 @@ wakes at every freshness deadline (:attr:`IntensityCache.next_change`) and
 calls :meth:`IntensityCache.maintain`, which re-publishes the flagged answer.
 Without such a thread (a cache fed by hand), zones with live data are checked
 against the clock on each lookup instead.
+
+The cache is a facade over collaborators with one job each: the hot table
+(:mod:`~otel_carbon.intensity.hot`), the live readings
+(:mod:`~otel_carbon.intensity.live`), forecasts and indices
+(:mod:`~otel_carbon.intensity.forecasts`) and the watched zones
+(:mod:`~otel_carbon.intensity.watch`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 from otel_carbon._log import log_once
+from otel_carbon.intensity.forecasts import ForecastStore
+from otel_carbon.intensity.hot import HotTable
+from otel_carbon.intensity.live import LiveEntry, LiveReadings
 from otel_carbon.intensity.reading import Forecast, IntensityIndex, IntensityReading
 from otel_carbon.intensity.static import WORLD, StaticIntensity
-from otel_carbon.intensity.window import Window, best_window
+from otel_carbon.intensity.watch import WatchList
+from otel_carbon.intensity.window import CleanWindow, best_window
 from otel_carbon.intensity.zones import Location
+
+if TYPE_CHECKING:  # pragma: no cover
+    from otel_carbon.intensity.refresh import Refresher
 
 _logger = logging.getLogger(__name__)
 
@@ -44,29 +58,6 @@ MAX_HOT_KEYS = 4096
 DEFAULT_MAX_ZONES = 256
 #: Live readings older than this are forgotten (the static average takes over).
 DEFAULT_RETAIN_S = 7 * 86400.0
-
-
-@dataclass(frozen=True)
-class LiveEntry:
-    """A live reading and its timing on *our* clock (epoch seconds)."""
-
-    reading: IntensityReading
-    received_at: float
-    fresh_for_s: float
-
-    @property
-    def fresh_until(self) -> float:
-        return self.received_at + self.fresh_for_s
-
-
-class _HotTable(dict):  # type: ignore[type-arg]
-    """zone → published reading; a miss calls back into the cache."""
-
-    __slots__ = ("miss",)
-    miss: Callable[[str], IntensityReading]
-
-    def __missing__(self, zone: str) -> IntensityReading:
-        return self.miss(zone)
 
 
 class IntensityCache:
@@ -100,25 +91,16 @@ class IntensityCache:
         self._serves = serves
         self._rank = {name: index for index, name in enumerate(priority)}
         self._clock = clock
-        self._max_zones = max_zones
-        self._retain_s = retain_s
         self._lock = threading.RLock()
-        self._live: dict[str, dict[str, LiveEntry]] = {}
-        self._aliases: dict[str, set[str]] = {}
-        self._forecasts: dict[str, dict[str, tuple[float, Forecast]]] = {}
-        self._indices: dict[str, IntensityIndex] = {}
-        self._watched: dict[str, Location] = {}
-        self._listeners: list[Callable[[], None]] = []
-        self._closers: list[Callable[[], object]] = []
+        self._live = LiveReadings(max_zones=max_zones, retain_s=retain_s, rank=self._rank_of)
+        self._outlook = ForecastStore(max_zones=max_zones, rank=self._rank_of)
+        self._watch = WatchList(max_zones=max_zones, serves=self._serves_zone)
+        self._closers = contextlib.ExitStack()
+        self._refreshers: list[Refresher] = []
         self._next_change = math.inf
-        self._alias_count = 0
         self._attendants = 0
-        self._checked: dict[str, tuple[float, IntensityReading]] = {}
-        self._hot = _HotTable()
-        self._hot.miss = self._miss
+        self._hot = HotTable(self._miss, MAX_HOT_KEYS)
         self.lookup = self._hot.__getitem__
-        #: The background refreshers feeding this cache (set by ``build_intensity``).
-        self.refreshers: tuple[Any, ...] = ()
 
     @property
     def static(self) -> StaticIntensity:
@@ -128,22 +110,17 @@ class IntensityCache:
 
     def _miss(self, zone: str) -> IntensityReading:
         try:
-            checked = self._checked.get(zone)
-            if checked is not None and self._clock() < checked[0]:
-                return checked[1]
+            held = self._hot.held(zone, self._clock())
+            if held is not None:
+                return held
             canonical = zone.strip().upper()
             with self._lock:
                 if canonical in self._live:
                     self._publish_locked(canonical, self._clock())
                 reading = self._resolve(canonical, self._clock())
-                if self._alias_count < MAX_HOT_KEYS:
-                    keys = self._aliases.setdefault(canonical, set())
-                    if zone not in keys:
-                        keys.add(zone)
-                        self._alias_count += 1
-                    if self._publishable(canonical):
-                        self._hot[zone] = reading
-                self._watch_locked(Location(canonical))
+                if self._hot.remember(zone, canonical) and self._publishable(canonical):
+                    self._hot[zone] = reading
+            self._watch.watch(Location(canonical))
             return reading
         except Exception:  # never raise into the caller's span pipeline
             log_once(
@@ -168,44 +145,23 @@ class IntensityCache:
             return False
 
     def _resolve(self, canonical: str, now: float) -> IntensityReading:
-        entries = self._live.get(canonical)
-        if entries:
-            fresh = [entry for entry in entries.values() if now < entry.fresh_until]
-            if fresh:
-                return min(fresh, key=self._rank_of).reading
-            newest = max(entries.values(), key=lambda entry: entry.received_at)
-            return replace(newest.reading, fallback=True)
+        live = self._live.answer(canonical, now)
+        if live is not None:
+            return live
         reading = self._static.lookup(canonical)
         if not reading.fallback and self._serves_zone(canonical):
             return replace(reading, fallback=True)
         return reading
 
-    def _rank_of(self, entry: LiveEntry) -> int:
-        return self._rank.get(entry.reading.source.partition(".")[0], len(self._rank))
+    def _rank_of(self, source: str) -> int:
+        return self._rank.get(source.partition(".")[0], len(self._rank))
 
     def _publish_locked(self, canonical: str, now: float) -> None:
-        keys = self._aliases.setdefault(canonical, set())
-        if canonical not in keys and self._alias_count < MAX_HOT_KEYS:
-            keys.add(canonical)
-            self._alias_count += 1
         reading = self._resolve(canonical, now)
         if self._publishable(canonical):
-            for key in keys:
-                self._hot[key] = reading
-                self._checked.pop(key, None)
+            self._hot.publish(canonical, reading)
         else:  # valid until the next deadline; _miss compares it with the clock on every lookup
-            valid_until = self._next_deadline(canonical, now)
-            for key in keys:
-                self._hot.pop(key, None)
-                self._checked[key] = (valid_until, reading)
-
-    def _next_deadline(self, canonical: str, now: float) -> float:
-        """When ``canonical``'s answer changes by itself: a reading goes stale or is forgotten."""
-        deadlines = [
-            entry.fresh_until if entry.fresh_until > now else entry.received_at + self._retain_s
-            for entry in self._live.get(canonical, {}).values()
-        ]
-        return min(deadlines, default=math.inf)
+            self._hot.hold(canonical, reading, self._live.deadline(canonical, now))
 
     # --- time keeping ------------------------------------------------------------------
 
@@ -227,7 +183,7 @@ class IntensityCache:
 
     def _republish_all_locked(self) -> None:
         now = self._clock()
-        for canonical in list(self._live):
+        for canonical in self._live.zones():
             self._publish_locked(canonical, now)
 
     @property
@@ -249,33 +205,17 @@ class IntensityCache:
             self._max_age_s if fresh_for_s is None else max(0.0, fresh_for_s),
         )
         with self._lock:
-            if canonical not in self._live and len(self._live) >= self._max_zones:
-                log_once(
-                    _logger,
-                    "intensity.max_zones",
-                    "intensity cache holds %d zones; ignoring new zone %s",
-                    self._max_zones,
-                    canonical,
-                )
+            if not self._live.add(entry):
                 return False
-            self._live.setdefault(canonical, {})[reading.source] = entry
-            self._next_change = min(self._next_change, self._next_deadline(canonical, now))
+            self._next_change = min(self._next_change, self._live.deadline(canonical, now))
             self._publish_locked(canonical, now)
         return True
 
     def update_forecast(self, forecast: Forecast, received_at: float | None = None) -> None:
-        canonical = forecast.zone.upper()
-        with self._lock:
-            if canonical not in self._forecasts and len(self._forecasts) >= self._max_zones:
-                return
-            stamp = self._clock() if received_at is None else received_at
-            self._forecasts.setdefault(canonical, {})[forecast.source] = (stamp, replace(forecast, zone=canonical))
+        self._outlook.add_forecast(forecast, self._clock() if received_at is None else received_at)
 
     def update_index(self, index: IntensityIndex) -> None:
-        canonical = index.zone.upper()
-        with self._lock:
-            if canonical in self._indices or len(self._indices) < self._max_zones:
-                self._indices[canonical] = replace(index, zone=canonical)
+        self._outlook.add_index(index)
 
     def maintain(self, now: float | None = None) -> None:
         """Re-publish zones whose readings went stale; forget readings past ``retain_s``.
@@ -287,53 +227,33 @@ class IntensityCache:
             return
         with self._lock:
             next_change = math.inf
-            for canonical in list(self._live):
-                entries = self._live[canonical]
-                for source in [s for s, e in entries.items() if now - e.received_at > self._retain_s]:
-                    del entries[source]
-                if not entries:
-                    del self._live[canonical]  # back to the static answer
+            for canonical in self._live.zones():
+                self._live.forget_old(canonical, now)  # the last one gone: back to the static answer
                 self._publish_locked(canonical, now)
-                next_change = min(next_change, self._next_deadline(canonical, now))
+                next_change = min(next_change, self._live.deadline(canonical, now))
             self._next_change = next_change
 
     # --- watched zones -----------------------------------------------------------
 
     def watch(self, zone: str, cloud: tuple[str, str] | None = None) -> None:
         """Ask the refreshers to keep ``zone`` fresh (``cloud``: its (provider, region), if known)."""
-        with self._lock:
-            self._watch_locked(Location(zone.strip().upper(), cloud))
-
-    def _watch_locked(self, location: Location) -> None:
-        known = self._watched.get(location.zone)
-        if known == location or (known is not None and location.cloud is None):
-            return
-        if known is None and (len(self._watched) >= self._max_zones or not self._serves_zone(location.zone)):
-            return
-        self._watched[location.zone] = location
-        for listener in self._listeners:
-            listener()
+        self._watch.watch(Location(zone.strip().upper(), cloud))
 
     def watched(self) -> list[Location]:
-        with self._lock:
-            return list(self._watched.values())
+        return self._watch.watched()
 
     def add_listener(self, listener: Callable[[], None]) -> None:
-        """``listener()`` is called (under the cache lock) when a zone starts being watched."""
-        with self._lock:
-            self._listeners.append(listener)
+        """``listener()`` is called (it must not block) when a zone starts being watched."""
+        self._watch.add_listener(listener)
 
     # --- reads off the hot path ---------------------------------------------------
 
     def entries(self) -> Iterator[LiveEntry]:
         with self._lock:
-            items = [entry for entries in self._live.values() for entry in entries.values()]
-        return iter(items)
+            return iter(self._live.entries())
 
     def forecasts(self) -> Iterator[tuple[float, Forecast]]:
-        with self._lock:
-            items = [item for by_source in self._forecasts.values() for item in by_source.values()]
-        return iter(items)
+        return iter(self._outlook.forecasts())
 
     def ages(self, now: float | None = None) -> list[tuple[str, str, float]]:
         """``(zone, source, seconds since received)`` of every live reading (health metric)."""
@@ -342,21 +262,15 @@ class IntensityCache:
 
     def forecast(self, zone: str) -> Forecast | None:
         """The forecast of the highest-priority provider that has one for ``zone``."""
-        with self._lock:
-            by_source = dict(self._forecasts.get(zone.strip().upper(), {}))
-        if not by_source:
-            return None
-        best = min(
-            by_source.values(),
-            key=lambda item: (self._rank.get(item[1].source.partition(".")[0], len(self._rank)), -item[0]),
-        )
-        return best[1]
+        return self._outlook.forecast(zone)
 
     def index(self, zone: str) -> IntensityIndex | None:
         """A relative signal (e.g. WattTime's percentile) for ``zone``; never part of a reading."""
-        return self._indices.get(zone.strip().upper())
+        return self._outlook.index(zone)
 
-    def best_window(self, zone: str, duration: timedelta, deadline: datetime, *, now: datetime | None = None) -> Window:
+    def best_window(
+        self, zone: str, duration: timedelta, deadline: datetime, *, now: datetime | None = None
+    ) -> CleanWindow:
         """The lowest-carbon start before ``deadline`` for work lasting ``duration`` (temporal shifting).
 
         Uses the zone's forecast; without one that covers any candidate
@@ -365,30 +279,31 @@ class IntensityCache:
         now = now or datetime.fromtimestamp(self._clock(), timezone.utc)
         forecast = self.forecast(zone)
         window = best_window(forecast, duration, deadline, now) if forecast else None
-        if window is not None:
-            return window
-        reading = self.lookup(zone)
-        return Window(
-            start=now,
-            end=now + duration,
-            g_per_kwh=reading.g_per_kwh,
-            zone=reading.zone,
-            source=reading.source,
-            fallback=True,
-            immediate_g_per_kwh=reading.g_per_kwh,
-        )
+        return window or CleanWindow.starting_now(self.lookup(zone), now, duration)
 
     # --- lifecycle -------------------------------------------------------------------
 
+    def add_refresher(self, refresher: Refresher) -> None:
+        """A background refresher feeding this cache: listed in :attr:`refreshers`, stopped at :meth:`close`."""
+        self._refreshers.append(refresher)
+        self.on_close(refresher.stop)
+
+    @property
+    def refreshers(self) -> tuple[Refresher, ...]:
+        """The refreshers feeding this cache (for a one-shot synchronous refresh)."""
+        return tuple(self._refreshers)
+
     def on_close(self, closer: Callable[[], object]) -> None:
-        """Run ``closer`` at :meth:`close` (refresh threads, the cache file, the HTTP client)."""
-        self._closers.append(closer)
+        """Run ``closer`` at :meth:`close`, the last added first (refresh threads, the cache file, the HTTP client)."""
+        self._closers.callback(_close_quietly, closer)
 
     def close(self) -> None:
         """Stop background work and persist; lookups keep answering from memory afterwards."""
-        closers, self._closers = self._closers, []
-        for closer in reversed(closers):
-            try:
-                closer()
-            except Exception:
-                log_once(_logger, "intensity.close", "closing the intensity cache failed", exc_info=True)
+        self._closers.close()
+
+
+def _close_quietly(closer: Callable[[], object]) -> None:
+    try:
+        closer()
+    except Exception:
+        log_once(_logger, "intensity.close", "closing the intensity cache failed", exc_info=True)

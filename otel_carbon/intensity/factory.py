@@ -162,8 +162,7 @@ def build_intensity(
     if store is not None:
         cache.on_close(lambda: store.save(cache, force=True))
     for refresher in refreshers:
-        cache.on_close(refresher.stop)
-    cache.refreshers = tuple(refreshers)
+        cache.add_refresher(refresher)
     if start:
         for refresher in refreshers:
             refresher.start()

@@ -11,7 +11,6 @@ never headers, query strings or bodies, so keys cannot leak into logs.
 from __future__ import annotations
 
 import email.utils
-import enum
 import json
 import threading
 from collections.abc import Mapping
@@ -22,39 +21,10 @@ from typing import Any
 import httpx
 
 from otel_carbon import __version__
+from otel_carbon.intensity.errors import FailureKind, ProviderError
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_BYTES = 4 << 20  # a 72 h, 5-minute forecast is ~100 kB of JSON
-
-
-class FailureKind(str, enum.Enum):
-    """Why a provider call failed; drives back-off and the failure metric's ``reason``."""
-
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    AUTH = "auth"  # 401 / 403: bad key or a plan that does not cover the request
-    RATE_LIMITED = "rate_limited"  # 429
-    SERVER = "server"  # 5xx
-    CLIENT = "client"  # other 4xx
-    PAYLOAD = "payload"  # not JSON, truncated, wrong shape, unexpected units, implausible value
-    BUDGET = "budget"  # our own request budget is spent
-
-
-class ProviderError(Exception):
-    """A failed provider call. ``retry_after_s`` is the server's ``Retry-After``, if any."""
-
-    def __init__(
-        self,
-        kind: FailureKind,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)

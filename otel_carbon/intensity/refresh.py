@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 
 from otel_carbon._log import log_once
 from otel_carbon.intensity.cache import IntensityCache
+from otel_carbon.intensity.errors import FailureKind, ProviderError
 from otel_carbon.intensity.health import IntensityHealth
-from otel_carbon.intensity.http import FailureKind, ProviderError
 from otel_carbon.intensity.providers.base import Fetched, Location, Provider
 
 _logger = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from otel_carbon.intensity.reading import Forecast, ForecastPoint
+from otel_carbon.intensity.reading import Forecast, ForecastPoint, IntensityReading
 
 _EPSILON_S = 1e-6
 
 
 @dataclass(frozen=True)
-class Window:
+class CleanWindow:
     """When to run: ``[start, end)`` at an expected mean ``g_per_kwh`` (gCO2e/kWh).
 
     ``immediate_g_per_kwh`` is the expected mean when starting now (``None``
@@ -36,8 +36,21 @@ class Window:
     fallback: bool = False
     immediate_g_per_kwh: float | None = None
 
+    @classmethod
+    def starting_now(cls, reading: IntensityReading, now: datetime, duration: timedelta) -> CleanWindow:
+        """The answer without a usable forecast: start ``now`` at ``reading``'s intensity, flagged ``fallback``."""
+        return cls(
+            start=now,
+            end=now + duration,
+            g_per_kwh=reading.g_per_kwh,
+            zone=reading.zone,
+            source=reading.source,
+            fallback=True,
+            immediate_g_per_kwh=reading.g_per_kwh,
+        )
 
-def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now: datetime) -> Window | None:
+
+def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now: datetime) -> CleanWindow | None:
     """The best window in ``forecast``, or ``None`` when no candidate fits before ``deadline``."""
     if duration <= timedelta(0) or deadline - now < duration:
         return None
@@ -58,7 +71,7 @@ def best_window(forecast: Forecast, duration: timedelta, deadline: datetime, now
             best = (mean, start)
     if best is None:
         return None
-    return Window(
+    return CleanWindow(
         start=best[1],
         end=best[1] + duration,
         g_per_kwh=best[0],

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from otel_carbon.config import CarbonSettings
-from otel_carbon.energy.meter import Measurement, Window
+from otel_carbon.energy.meter import Measurement, MeasurementWindow
 
 #: Signals passed on to the child while it runs.
 FORWARDED = tuple(
@@ -78,7 +78,7 @@ def _forward_to(child: subprocess.Popen[bytes]) -> Callable[[int, FrameType | No
 
 
 @contextmanager
-def _child_window(pid: int, settings: CarbonSettings | None, measure: bool) -> Iterator[Window | None]:
+def _child_window(pid: int, settings: CarbonSettings | None, measure: bool) -> Iterator[MeasurementWindow | None]:
     """An open meter window over the GPUs and the child's host share; ``None`` when off or nothing measurable."""
     if not measure:
         yield None

@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_carbon.cli.demo_server import LLMServer
 from otel_carbon.config import CarbonSettings
-from otel_carbon.demo_server import LLMServer
 from otel_carbon.processors import CarbonSpanProcessor
 
 

@@ -11,7 +11,7 @@ import sys
 import openai
 
 from otel_carbon.cli.demo import _loopback_client
-from otel_carbon.demo_server import LLMServer
+from otel_carbon.cli.demo_server import LLMServer
 
 logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s %(message)s")
 with LLMServer() as server:

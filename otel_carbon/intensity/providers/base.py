@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from otel_carbon.intensity.http import FailureKind, ProviderError
+from otel_carbon.intensity.errors import FailureKind, ProviderError
 from otel_carbon.intensity.reading import Forecast, IntensityIndex, IntensityReading
 from otel_carbon.intensity.zones import Location
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from otel_carbon.intensity.http import FailureKind, HttpClient, JsonResponse, ProviderError
+from otel_carbon.intensity.errors import FailureKind, ProviderError
+from otel_carbon.intensity.http import HttpClient, JsonResponse
 from otel_carbon.intensity.providers.base import (
     MAX_FORECAST_POINTS,
     Fetched,
