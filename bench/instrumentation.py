@@ -1,7 +1,7 @@
 """Per-call overhead of instrumenting the OpenAI SDK, against the bare SDK, in one run.
 
 Each configuration runs in its own subprocess (peers patch the same SDK methods)
-against the same loopback server (``otel_carbon.demo_server``): N non-streamed
+against the same loopback server (``otel_carbon.cli.demo_server``): N non-streamed
 chat completions, timed per call; the median is kept.  Configurations:
 
 * ``bare``          — the SDK, no instrumentation;
@@ -86,7 +86,7 @@ def main() -> None:
         print(json.dumps(_measure(args.child[0], args.child[1], args.calls)))
         return
     sys.path.insert(0, str(ROOT / "tests"))
-    from otel_carbon.demo_server import LLMServer
+    from otel_carbon.cli.demo_server import LLMServer
 
     env = dict(os.environ, PYTHONPATH=str(ROOT / ".peers"))
     best = {config: float("inf") for config in CONFIGS}

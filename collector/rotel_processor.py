@@ -1,4 +1,4 @@
-"""Carbon enrichment as a trace processor for the rotel collector (``pip install rotel``).
+"""Carbon enrichment as a trace processor for the rotel collector (``pip install 'otel-carbon[rotel]'``).
 
 rotel's agent embeds Python and calls ``process_spans(resource_spans)`` of the
 file named by ``--otlp-with-trace-processor`` for each ``ResourceSpans`` it
@@ -57,7 +57,7 @@ def agent_binary() -> Path:
     try:
         import rotel
     except ModuleNotFoundError:
-        raise RuntimeError("the rotel collector is not installed (pip install rotel)") from None
+        raise RuntimeError("the rotel collector is not installed (pip install 'otel-carbon[rotel]')") from None
     agent = Path(rotel.__file__).parent / "rotel-agent"
     if not agent.exists():
         raise RuntimeError(f"the rotel wheel has no agent binary at {agent}")
