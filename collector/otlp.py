@@ -131,17 +131,11 @@ def attributes_wire(attributes: Mapping[str, Any], shared: Mapping[str, Any] | N
     ``attributes`` when they are an object reused from call to call (``CallCarbon.shared``):
     encoded once per object, and the float entries after them packed in one call.
     """
-    if shared:
-        head = _shared_wire(shared)
-        keys = tuple(islice(attributes, len(shared), None))
-        values = tuple(islice(attributes.values(), len(shared), None))
-        if set(map(type, values)) <= _FLOAT_ONLY:
-            packer, prefixes = _doubles_packer(keys)
-            return head + packer.pack(*chain.from_iterable(zip(prefixes, values)))
+    if shared:  # the entries after the shared ones are floats (CallCarbon's contract)
+        packer, prefixes = _doubles_packer(tuple(islice(attributes, len(shared), None)))
+        values = islice(attributes.values(), len(shared), None)
+        return _shared_wire(shared) + packer.pack(*chain.from_iterable(zip(prefixes, values)))
     return _entries_wire(attributes.items())
-
-
-_FLOAT_ONLY = frozenset({float})
 
 
 def _entries_wire(items: Iterable[tuple[str, Any]]) -> bytes:

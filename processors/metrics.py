@@ -93,10 +93,11 @@ class CarbonMetrics:
         )
 
     def record(self, carbon: Mapping[str, Any], usage: TokenUsage, dimensions: Mapping[str, Any]) -> None:
-        """Record one enriched call; ``carbon`` is the output of ``carbon_attributes``."""
+        """Record one enriched call; ``carbon`` is the output of ``carbon_attributes``, ``dimensions``
+        :func:`metric_dimensions`' (its keys always come in one order, so they name a series as they are)."""
         self._per_request.record(carbon[sc.SCI_CARBON], dimensions)
         cost = carbon.get(sc.GEN_AI_USAGE_COST)
-        key = tuple(sorted(dimensions.items()))
+        key = tuple(dimensions.items())
         with self._lock:
             totals = self._totals.get(key)
             if totals is None:
