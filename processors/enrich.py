@@ -42,11 +42,9 @@ class CallPlan:
     where they ran (:mod:`otel_carbon.locality`), at which zone, and their :class:`FootprintBasis`."""
 
     placement: Placement
-    local: bool
     zone: str
     basis: FootprintBasis
-    #: Whether the calls' energy was measured here (a measurement behind a relay is not the model's work).
-    measured: bool
+    #: The string and boolean attributes of these calls, per intensity reading.
     constants: ReadingAttributes
 
 
@@ -83,7 +81,8 @@ def plan_call(
 ) -> CallPlan:
     """Where a call ran, at which zone, and its footprint basis, worked out from scratch.
 
-    A measured call that was not proxied ran on this machine, so it is local.
+    A measured call that was not proxied ran on this machine, so it is local (a measurement
+    behind a relay saw the relay, not the model's work).
     """
     settings, catalogue = context.settings, context.catalogue
     placement = place_call(provider, model, attributes.get(sc.SERVER_ADDRESS), attributes.get(sc.SERVER_PORT),
@@ -92,9 +91,8 @@ def plan_call(
     zone = resolve_zone(settings, catalogue, placement.provider, local=local, resource_zone=_resource_zone(resource))
     basis = footprint_basis(placement.provider, model, settings=settings, catalogue=catalogue, on_site=local,
                             priced=settings.record_cost and not local)
-    measured = measured and not placement.proxied
-    return CallPlan(placement, local, zone, basis, measured,
-                    ReadingAttributes(basis, measured=measured, proxied=placement.proxied))
+    constants = ReadingAttributes(basis, measured=measured and not placement.proxied, proxied=placement.proxied)
+    return CallPlan(placement, zone, basis, constants)
 
 
 class CallCarbon(NamedTuple):
