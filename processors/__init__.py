@@ -7,9 +7,12 @@ is loaded on first use of its names.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_carbon.processors.enrich import EnrichmentContext, carbon_attributes, is_genai
+
+if TYPE_CHECKING:  # for type checkers; at run time loaded by __getattr__ on first use
+    from otel_carbon.processors.span_processor import CarbonSpanProcessor, copy_with_attributes
 
 __all__ = [
     "CarbonSpanProcessor",
