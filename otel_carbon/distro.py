@@ -245,7 +245,7 @@ def install_energy_meter(settings: CarbonSettings, meter_provider: Any) -> None:
 
     def export_hw_metrics(meter: Any) -> None:
         if isinstance(meter, DeviceMeter):
-            register_hw_metrics(meter_provider.get_meter("otel_carbon"), meter)
+            register_hw_metrics(meter_provider.get_meter("otel_carbon", schema_url=sc.SCHEMA_URL), meter)
 
     install_meter_on_first_use(settings, export_hw_metrics)
 

@@ -15,6 +15,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+# --- Schema ------------------------------------------------------------------
+
+#: The semantic-conventions version our telemetry follows, passed as ``schema_url`` to every
+#: tracer and meter of ours (the instrumentation scope says which names its spans use).
+#: 1.41.0 is the last release of the OpenTelemetry conventions that carries the GenAI ones
+#: (they have since moved to their own repository, ``semantic-conventions-genai``): the
+#: ``gen_ai.*`` names below that we write (``gen_ai.provider.name``,
+#: ``gen_ai.usage.cache_read.input_tokens``, ``gen_ai.usage.reasoning.output_tokens``) are
+#: the names of that release; ``server.*`` and ``error.type`` are stable.
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+
 # --- GenAI conventions: request / response --------------------------------
 
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"

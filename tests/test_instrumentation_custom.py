@@ -42,6 +42,7 @@ def test_a_custom_call_is_a_counted_genai_span():
     (span,) = pipeline.exporter.get_finished_spans()
     attrs = span.attributes
     assert span.name == "chat mistral-large"
+    assert span.instrumentation_scope.schema_url == sc.SCHEMA_URL
     assert attrs[sc.GEN_AI_PROVIDER_NAME] == "mistral_ai" and attrs[sc.GEN_AI_RESPONSE_MODEL] == "mistral-large-2411"
     assert attrs[sc.SCI_COUNTED] is True and attrs[sc.SCI_CARBON] > 0 and attrs[sc.SCI_ENERGY_METHOD] == "estimated"
     assert pipeline.requests() == 1

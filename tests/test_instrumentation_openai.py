@@ -74,6 +74,13 @@ def test_chat_completion(client, spans):
     assert_no_secret(span)
 
 
+def test_span_scope_names_the_instrumentation_and_its_semconv_schema(client, spans):
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    scope = only(spans).instrumentation_scope
+    assert scope.name == "otel_carbon.instrumentations.openai"
+    assert scope.schema_url == sc.SCHEMA_URL == "https://opentelemetry.io/schemas/1.41.0"
+
+
 def test_raw_response_is_read_and_parsed_once(client, spans):
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[])
     completion = raw.parse()

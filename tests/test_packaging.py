@@ -207,6 +207,59 @@ def test_instrumentations_never_import_the_sdk():
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+INSTRUMENTATIONS = ROOT / "instrumentations"
+NOT_SDKS = {"_shared", "custom"}
+SDKS = sorted(p.name for p in INSTRUMENTATIONS.iterdir() if (p / "__init__.py").is_file() and p.name not in NOT_SDKS)
+SDK_MODULES = ("__init__.py", "package.py", "patch.py", "extract.py")  # the roles of instrumentations/__init__.py
+
+
+def _defines(path: Path, name: str) -> bool:
+    """Whether ``path`` assigns or defines ``name`` at module level."""
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return True
+    return False
+
+
+def test_there_are_sdk_instrumentations():
+    assert {"openai", "litellm", "mistralai", "anthropic"} <= set(SDKS)
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_every_sdk_instrumentation_has_the_four_modules(sdk):
+    assert sorted(p.name for p in (INSTRUMENTATIONS / sdk).glob("*.py")) == sorted(SDK_MODULES)
+    assert _defines(INSTRUMENTATIONS / sdk / "package.py", "_instruments")
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_no_sdk_instrumentation_imports_another(sdk):
+    others = {f"otel_carbon.instrumentations.{other}" for other in SDKS if other != sdk}
+    for path in (INSTRUMENTATIONS / sdk).glob("*.py"):
+        names = _imports(path) | _import_targets(path)
+        crossing = {name for name in names if any(name == o or name.startswith(o + ".") for o in others)}
+        assert crossing == set(), f"{path.relative_to(ROOT)} imports {sorted(crossing)}"
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_extractors_wrap_nothing_and_trace_nothing(sdk):
+    names = _imports(INSTRUMENTATIONS / sdk / "extract.py") | _import_targets(INSTRUMENTATIONS / sdk / "extract.py")
+    assert {n for n in names if n.split(".")[0] in ("wrapt", "opentelemetry")} == set()
+    shared = ("wrappers", "stream", "deferred")
+    assert not any(n.startswith(tuple(f"otel_carbon.instrumentations._shared.{m}" for m in shared)) for n in names)
+
+
+def test_every_sdk_instrumentation_is_the_entry_point_of_its_instrumentor():
+    targets = _pyproject()["project"]["entry-points"]["opentelemetry_instrumentor"]
+    assert sorted(targets) == SDKS
+    for sdk, target in targets.items():
+        module, _, cls = target.partition(":")
+        assert module == f"otel_carbon.instrumentations.{sdk}"
+        assert _defines(INSTRUMENTATIONS / sdk / "__init__.py", cls), target
+
+
 def test_enrichment_function_is_sdk_free():
     assert not [n for n in _imports(ROOT / "processors" / "enrich.py") if n.startswith("opentelemetry")]
 

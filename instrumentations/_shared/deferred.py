@@ -20,6 +20,7 @@ from opentelemetry.trace import Tracer, get_tracer
 
 from otel_carbon import __version__
 from otel_carbon._log import log_once
+from otel_carbon.semconv import SCHEMA_URL
 
 _logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class DeferredInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         raise NotImplementedError
 
     def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(type(self).__module__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+        tracer = get_tracer(type(self).__module__, __version__, tracer_provider=kwargs.get("tracer_provider"),
+                            schema_url=SCHEMA_URL)
         self._armed, self._patched = True, False
 
         def on_import(_module: Any) -> None:

@@ -23,10 +23,7 @@ from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import async_wrapper, sync_wrapper
 from otel_carbon.instrumentations.anthropic import extract
 from otel_carbon.instrumentations.anthropic.package import _instruments
-from otel_carbon.instrumentations.anthropic.patch import stream_helper_wrapper
-
-_MODULE = "anthropic.resources.messages"
-_CLASSES = ("Messages", "AsyncMessages")
+from otel_carbon.instrumentations.anthropic.patch import CLASSES, MODULE, stream_helper_wrapper
 
 
 class AnthropicInstrumentor(DeferredInstrumentor):
@@ -38,16 +35,16 @@ class AnthropicInstrumentor(DeferredInstrumentor):
         return _instruments
 
     def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
-        for cls in _CLASSES:
+        for cls in CLASSES:
             factory = async_wrapper if cls.startswith("Async") else sync_wrapper
             wrap_function_wrapper(
-                _MODULE, f"{cls}.create",
+                MODULE, f"{cls}.create",
                 factory(tracer, extract.request, extract.message_response, extract.MessageEvents),
             )
-            wrap_function_wrapper(_MODULE, f"{cls}.stream", stream_helper_wrapper(tracer))
+            wrap_function_wrapper(MODULE, f"{cls}.stream", stream_helper_wrapper(tracer))
 
     def _unpatch(self) -> None:
-        module = importlib.import_module(_MODULE)
-        for cls in _CLASSES:
+        module = importlib.import_module(MODULE)
+        for cls in CLASSES:
             unwrap(getattr(module, cls), "create")
             unwrap(getattr(module, cls), "stream")

@@ -1,4 +1,8 @@
-"""The ``messages.stream()`` helper: a span from entering its manager to the end of the stream.
+"""What the Anthropic instrumentation wraps: ``create`` and ``stream`` of ``Messages`` / ``AsyncMessages``.
+
+``create`` (plain and ``stream=True``) takes the shared wrappers.  The
+``messages.stream()`` helper needs its own, here: a span from entering its
+manager to the end of the stream.
 
 ``client.messages.stream(...)`` returns a manager; the HTTP request happens
 when the manager is entered, and the ``MessageStream`` it yields reads raw
@@ -25,6 +29,9 @@ from otel_carbon.instrumentations._shared import AsyncStream, Invocation, Reques
 from otel_carbon.instrumentations.anthropic import extract
 
 _logger = logging.getLogger(__name__)
+
+MODULE = "anthropic.resources.messages"
+CLASSES = ("Messages", "AsyncMessages")
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple, dict[str, Any]], Any]
 

@@ -13,6 +13,7 @@ from otel_carbon import __version__
 from otel_carbon.accounting import INSIDE_COUNTED_CALL
 from otel_carbon.instrumentations._shared.invocation import Invocation, Request, Response
 from otel_carbon.locality import is_loopback_host
+from otel_carbon.semconv import SCHEMA_URL
 
 
 class ModelCall:
@@ -78,7 +79,7 @@ def model_call(
     name); ``server_address`` the host the SDK talks to (none for in-process inference: pass
     ``kind=SpanKind.INTERNAL``); ``tracer_provider`` defaults to the global one.
     """
-    tracer = get_tracer(__name__, __version__, tracer_provider=tracer_provider)
+    tracer = get_tracer(__name__, __version__, tracer_provider=tracer_provider, schema_url=SCHEMA_URL)
     request = Request(
         operation=operation,
         provider=provider,

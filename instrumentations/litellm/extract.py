@@ -2,9 +2,11 @@
 
 LiteLLM answers every provider in OpenAI's shape (``ModelResponse``,
 ``ModelResponseStream`` chunks, ``EmbeddingResponse``), so responses are read
-by the OpenAI extractors.  Its ``usage.prompt_tokens`` already includes cache
-reads and writes (as the GenAI conventions count input tokens);
-``cache_creation_input_tokens`` says the writes.  LiteLLM's own price of the
+by the shared OpenAI-compatible readers
+(:mod:`otel_carbon.instrumentations._shared.openai_compatible`).  Its
+``usage.prompt_tokens`` already includes cache reads and writes (as the GenAI
+conventions count input tokens); ``cache_creation_input_tokens`` says the
+writes.  LiteLLM's own price of the
 call (``response_cost``, USD, from its cost map) is recorded as
 ``gen_ai.usage.cost`` and wins over our catalogue's.
 
@@ -22,8 +24,8 @@ from typing import Any
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response
 from otel_carbon.instrumentations._shared.fields import count, get_path
+from otel_carbon.instrumentations._shared.openai_compatible import ChatChunks, chat_response, embeddings_response
 from otel_carbon.instrumentations._shared.request import request_from_call
-from otel_carbon.instrumentations.openai.extract import ChatChunks, chat_response, embeddings_response
 
 #: The generic name when LiteLLM's provider of a model cannot be told.
 DEFAULT_PROVIDER = "litellm"

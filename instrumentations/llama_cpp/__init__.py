@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Collection
-from functools import partial
 from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
@@ -27,31 +26,24 @@ from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import sync_wrapper
 from otel_carbon.instrumentations.llama_cpp import extract
 from otel_carbon.instrumentations.llama_cpp.package import _instruments
-
-_MODULE = "llama_cpp.llama"
-# (method of ``Llama``, GenAI operation)
-_METHODS = (
-    ("create_completion", "text_completion"),
-    ("create_chat_completion", "chat"),
-    ("create_embedding", "embeddings"),
-)
+from otel_carbon.instrumentations.llama_cpp.patch import METHODS, MODULE, start_for
 
 
 class LlamaCppInstrumentor(DeferredInstrumentor):
     """Spans with measured energy for in-process ``llama_cpp.Llama`` inference (patched when imported)."""
 
-    _module = _MODULE
+    _module = MODULE
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
-        for method, operation in _METHODS:
-            wrapper = sync_wrapper(tracer, partial(extract.request, operation), extract.completion_response,
+        for method, operation in METHODS:
+            wrapper = sync_wrapper(tracer, start_for(operation), extract.completion_response,
                                    extract.StreamChunks, kind=SpanKind.INTERNAL)
-            wrap_function_wrapper(_MODULE, f"Llama.{method}", wrapper)
+            wrap_function_wrapper(MODULE, f"Llama.{method}", wrapper)
 
     def _unpatch(self) -> None:
-        llama = importlib.import_module(_MODULE).Llama
-        for method, _ in _METHODS:
+        llama = importlib.import_module(MODULE).Llama
+        for method, _ in METHODS:
             unwrap(llama, method)

@@ -3,10 +3,12 @@
 Mistral's chat, FIM and embeddings responses have OpenAI's shape (``usage``
 with ``prompt_tokens`` / ``completion_tokens`` and
 ``prompt_tokens_details.cached_tokens``, ``choices[].finish_reason``), so they
-are read by the OpenAI extractors.  What differs is the call: the endpoint is
-the SDK configuration's server URL (or a per-call ``server_url``), streaming
-is a method of its own rather than a ``stream=`` flag, embeddings take
-``inputs``, and each stream event carries its chunk in ``data``.
+are read by the shared OpenAI-compatible readers
+(:mod:`otel_carbon.instrumentations._shared.openai_compatible`).  What
+differs is the call: the endpoint is the SDK configuration's server URL (or a
+per-call ``server_url``), streaming is a method of its own rather than a
+``stream=`` flag, embeddings take ``inputs``, and each stream event carries
+its chunk in ``data``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ from typing import Any
 
 from otel_carbon.instrumentations._shared import Request, Response
 from otel_carbon.instrumentations._shared.fields import get_path
+from otel_carbon.instrumentations._shared.openai_compatible import ChatChunks
 from otel_carbon.instrumentations._shared.request import request_from_call
-from otel_carbon.instrumentations.openai.extract import ChatChunks, chat_response, embeddings_response
 
 PROVIDER = "mistral_ai"
-
-__all__ = ["PROVIDER", "CompletionEvents", "chat_response", "embeddings_response", "request", "server_url"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,21 +1,21 @@
-"""Pure functions from OpenAI requests, responses and stream chunks to span facts.
+"""Pure functions from OpenAI requests and Responses API results and events to span facts.
 
-They read SDK objects by attribute (``getattr`` with defaults), so a field an
-OpenAI-compatible server leaves out, or garbage it sends, yields ``None``
-rather than an error.
+Chat completions, their chunks and embeddings are OpenAI-compatible payloads,
+read by :mod:`otel_carbon.instrumentations._shared.openai_compatible` (LiteLLM
+and Mistral AI share those readers); what is OpenAI's own is here: the
+request of a client call and the Responses API.  Objects are read by
+attribute (``getattr`` with defaults), so a field an OpenAI-compatible server
+leaves out, or garbage it sends, yields ``None`` rather than an error.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from otel_carbon import semconv as sc
-from otel_carbon.instrumentations._shared import Request, Response, capture_content
+from otel_carbon.instrumentations._shared import Request, Response
 from otel_carbon.instrumentations._shared.fields import count as _int
 from otel_carbon.instrumentations._shared.fields import get_path as _get
-from otel_carbon.instrumentations._shared.invocation import finish_reasons
 from otel_carbon.instrumentations._shared.request import request_from_call
 
 
@@ -31,29 +31,6 @@ def request(operation: str, resource: Any, args: tuple, kwargs: Mapping[str, Any
     )
 
 
-def chat_response(completion: Any) -> Response:
-    """Facts of a ``ChatCompletion``."""
-    usage = _get(completion, "usage")
-    response = Response(
-        model=_get(completion, "model"),
-        response_id=_get(completion, "id"),
-        finish_reasons=finish_reasons([_get(c, "finish_reason") for c in _get(completion, "choices") or ()]),
-        input_tokens=_int(_get(usage, "prompt_tokens")),
-        output_tokens=_int(_get(usage, "completion_tokens")),
-        cache_read_tokens=_int(_get(usage, "prompt_tokens_details", "cached_tokens")),
-        reasoning_tokens=_int(_get(usage, "completion_tokens_details", "reasoning_tokens")),
-    )
-    if capture_content():
-        texts = [_get(c, "message", "content") for c in _get(completion, "choices") or ()]
-        response.attributes[sc.GEN_AI_OUTPUT_MESSAGES] = json.dumps(texts, default=str)
-    return response
-
-
-def embeddings_response(result: Any) -> Response:
-    """Facts of a ``CreateEmbeddingResponse``."""
-    return Response(model=_get(result, "model"), input_tokens=_int(_get(result, "usage", "prompt_tokens")))
-
-
 def responses_response(result: Any) -> Response:
     """Facts of a Responses API ``Response``."""
     usage = _get(result, "usage")
@@ -67,46 +44,6 @@ def responses_response(result: Any) -> Response:
         cache_read_tokens=_int(_get(usage, "input_tokens_details", "cached_tokens")),
         reasoning_tokens=_int(_get(usage, "output_tokens_details", "reasoning_tokens")),
     )
-
-
-class ChatChunks:
-    """Accumulates ``ChatCompletionChunk``s: model, id, finish reasons, usage of the final chunk, and the
-    characters of streamed text (for an estimate when the stream carries no usage)."""
-
-    def __init__(self) -> None:
-        self._model: str | None = None
-        self._id: str | None = None
-        self._reasons: dict[int, str] = {}
-        self._usage: Any = None
-        self._chars = 0
-
-    def add(self, chunk: Any) -> None:
-        self._model = _get(chunk, "model") or self._model
-        self._id = _get(chunk, "id") or self._id
-        for choice in _get(chunk, "choices") or ():
-            reason = _get(choice, "finish_reason")
-            if reason:
-                self._reasons[_get(choice, "index") or 0] = str(reason)
-            if self._usage is None:
-                self._chars += _delta_chars(_get(choice, "delta"))
-        self._usage = _get(chunk, "usage") or self._usage
-
-    def response(self) -> Response:
-        response = chat_response({"model": self._model, "id": self._id, "usage": self._usage, "choices": ()})
-        response.output_chars = self._chars
-        response.finish_reasons = [self._reasons[i] for i in sorted(self._reasons)]
-        response.attributes.pop(sc.GEN_AI_OUTPUT_MESSAGES, None)
-        return response
-
-
-def _delta_chars(delta: Any) -> int:
-    """Characters of text and tool-call arguments in one chunk's ``delta``."""
-    content = _get(delta, "content")
-    chars = len(content) if isinstance(content, str) else 0
-    for call in _get(delta, "tool_calls") or ():
-        arguments = _get(call, "function", "arguments")
-        chars += len(arguments) if isinstance(arguments, str) else 0
-    return chars
 
 
 class ResponseEvents:

@@ -8,19 +8,22 @@ from functools import partial
 from typing import Any
 
 from otel_carbon.instrumentations._shared import Response
+from otel_carbon.instrumentations._shared import openai_compatible as compat
+from otel_carbon.instrumentations._shared.stream import Accumulator
 from otel_carbon.instrumentations.openai import extract
 
 #: Opt-in: ask for usage on streamed chat completions (adds ``stream_options.include_usage``).
 INCLUDE_USAGE_ENV = "OTEL_CARBON_OPENAI_INCLUDE_USAGE"
 
-# (module, class, operation, extractor of the result, stream accumulator, may inject include_usage)
-METHODS = (
-    ("openai.resources.chat.completions", "Completions", "chat", extract.chat_response, extract.ChatChunks, True),
-    ("openai.resources.chat.completions", "AsyncCompletions", "chat", extract.chat_response, extract.ChatChunks, True),
+#: (module, class, operation, extractor of the result, stream accumulator or ``None`` for a method
+#: that never streams, may inject include_usage)
+METHODS: tuple[tuple[str, str, str, Callable[[Any], Response], Callable[[], Accumulator] | None, bool], ...] = (
+    ("openai.resources.chat.completions", "Completions", "chat", compat.chat_response, compat.ChatChunks, True),
+    ("openai.resources.chat.completions", "AsyncCompletions", "chat", compat.chat_response, compat.ChatChunks, True),
     ("openai.resources.responses", "Responses", "chat", extract.responses_response, extract.ResponseEvents, False),
     ("openai.resources.responses", "AsyncResponses", "chat", extract.responses_response, extract.ResponseEvents, False),
-    ("openai.resources.embeddings", "Embeddings", "embeddings", extract.embeddings_response, extract.ChatChunks, False),
-    ("openai.resources.embeddings", "AsyncEmbeddings", "embeddings", extract.embeddings_response, extract.ChatChunks, False),
+    ("openai.resources.embeddings", "Embeddings", "embeddings", compat.embeddings_response, None, False),
+    ("openai.resources.embeddings", "AsyncEmbeddings", "embeddings", compat.embeddings_response, None, False),
 )
 
 

@@ -25,16 +25,7 @@ from wrapt import wrap_function_wrapper
 
 from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations.transformers.package import _instruments
-from otel_carbon.instrumentations.transformers.patch import (
-    generate_wrapper,
-    pipeline_wrapper,
-)
-
-# (module, class, method, wrapper factory)
-_TARGETS = (
-    ("transformers.generation.utils", "GenerationMixin", "generate", generate_wrapper),
-    ("transformers.pipelines.text_generation", "TextGenerationPipeline", "__call__", pipeline_wrapper),
-)
+from otel_carbon.instrumentations.transformers.patch import TARGETS
 
 
 class TransformersInstrumentor(DeferredInstrumentor):
@@ -46,9 +37,9 @@ class TransformersInstrumentor(DeferredInstrumentor):
         return _instruments
 
     def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
-        for module, cls, method, factory in _TARGETS:
+        for module, cls, method, factory in TARGETS:
             wrap_function_wrapper(module, f"{cls}.{method}", factory(tracer))
 
     def _unpatch(self) -> None:
-        for module, cls, method, _ in _TARGETS:
+        for module, cls, method, _ in TARGETS:
             unwrap(getattr(importlib.import_module(module), cls), method)

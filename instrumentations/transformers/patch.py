@@ -1,4 +1,5 @@
-"""Wrappers for ``GenerationMixin.generate`` and ``TextGenerationPipeline.__call__``.
+"""What the transformers instrumentation wraps, ``GenerationMixin.generate`` and
+``TextGenerationPipeline.__call__``, and its wrappers of them.
 
 A pipeline call is one span (kind INTERNAL) and one energy window; the
 ``generate()`` calls it makes inside only add their tokens to it (a context
@@ -77,3 +78,10 @@ def pipeline_wrapper(tracer: Tracer) -> Wrapper:
         return result
 
     return wrapper
+
+
+#: (module, class, method, wrapper factory)
+TARGETS: tuple[tuple[str, str, str, Callable[[Tracer], Wrapper]], ...] = (
+    ("transformers.generation.utils", "GenerationMixin", "generate", generate_wrapper),
+    ("transformers.pipelines.text_generation", "TextGenerationPipeline", "__call__", pipeline_wrapper),
+)

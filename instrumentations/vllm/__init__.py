@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Collection
-from functools import partial
 from typing import Any
 
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
@@ -28,16 +27,13 @@ from otel_carbon.instrumentations._shared.deferred import DeferredInstrumentor
 from otel_carbon.instrumentations._shared.wrappers import sync_wrapper
 from otel_carbon.instrumentations.vllm import extract
 from otel_carbon.instrumentations.vllm.package import _instruments, _instruments_any
-
-_MODULE = "vllm.entrypoints.llm"
-# (method of ``LLM``, GenAI operation)
-_METHODS = (("generate", "text_completion"), ("chat", "chat"), ("embed", "embeddings"))
+from otel_carbon.instrumentations.vllm.patch import METHODS, MODULE, start_for
 
 
 class VLLMInstrumentor(DeferredInstrumentor):
     """Spans with measured energy for in-process ``vllm.LLM`` batches (patched when vLLM is imported)."""
 
-    _module = _MODULE
+    _module = MODULE
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -47,15 +43,15 @@ class VLLMInstrumentor(DeferredInstrumentor):
         return get_dependency_conflicts(_instruments, _instruments_any)
 
     def _patch(self, tracer: Tracer, **kwargs: Any) -> None:
-        llm = importlib.import_module(_MODULE).LLM
-        for method, operation in _METHODS:
+        llm = importlib.import_module(MODULE).LLM
+        for method, operation in METHODS:
             if hasattr(llm, method):
-                wrapper = sync_wrapper(tracer, partial(extract.request, operation), extract.outputs_response,
+                wrapper = sync_wrapper(tracer, start_for(operation), extract.outputs_response,
                                        kind=SpanKind.INTERNAL)
-                wrap_function_wrapper(_MODULE, f"LLM.{method}", wrapper)
+                wrap_function_wrapper(MODULE, f"LLM.{method}", wrapper)
 
     def _unpatch(self) -> None:
-        llm = importlib.import_module(_MODULE).LLM
-        for method, _ in _METHODS:
+        llm = importlib.import_module(MODULE).LLM
+        for method, _ in METHODS:
             if hasattr(getattr(llm, method, None), "__wrapped__"):
                 unwrap(llm, method)

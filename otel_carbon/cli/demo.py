@@ -120,7 +120,7 @@ def run_workload(
     calls = list(calls)
     if real_sdks and run_sdk_calls(tracer_provider, repeat=max(1, sum(c in SDK_WORKLOAD for c in calls) // len(SDK_WORKLOAD))):
         calls = [c for c in calls if c not in SDK_WORKLOAD]
-    tracer = tracer_provider.get_tracer("otel_carbon.demo")
+    tracer = tracer_provider.get_tracer("otel_carbon.demo", schema_url=sc.SCHEMA_URL)
     for call in calls:
         with tracer.start_as_current_span(f"{call.operation} {call.model}", kind=SpanKind.CLIENT) as span:
             span.set_attributes(_attributes(call))
