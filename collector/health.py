@@ -36,7 +36,7 @@ class GatewayHealth:
     """The health instruments on ``meter_provider``; :meth:`watch` names the counters they read."""
 
     def __init__(self, meter_provider: MeterProvider) -> None:
-        meter = get_meter("otel_carbon.collector", meter_provider=meter_provider)
+        meter = get_meter("otel_carbon.collector", meter_provider=meter_provider, schema_url=sc.SCHEMA_URL)
         self._forwarder: Forwarder | None = None
         self._rejections: Mapping[str, RejectionCounts] = {}
         self._http: OTLPHttpServer | None = None

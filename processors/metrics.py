@@ -62,7 +62,7 @@ class CarbonMetrics:
     def __init__(
         self, meter_provider: MeterProvider | None = None, version: str = "", max_series: int = DEFAULT_MAX_SERIES
     ) -> None:
-        meter: Meter = get_meter("otel_carbon", version, meter_provider=meter_provider)
+        meter: Meter = get_meter("otel_carbon", version, meter_provider=meter_provider, schema_url=sc.SCHEMA_URL)
         self._max_series = max_series
         self._totals: dict[tuple[tuple[str, Any], ...], list[float]] = {}
         self._intensity: dict[tuple[str, str], float] = {}

@@ -158,7 +158,7 @@ def _reason(score: float, threshold: float) -> str:
 
 def _record(decision: RetrainDecision, energy_source: str, tracer_provider: Any) -> None:
     """The decision as a span (``retrain_gate``) with its inputs and answer."""
-    tracer = trace.get_tracer("otel_carbon.gates", tracer_provider=tracer_provider)
+    tracer = trace.get_tracer("otel_carbon.gates", tracer_provider=tracer_provider, schema_url=sc.SCHEMA_URL)
     attributes: dict[str, Any] = {
         sc.SCI_RES_DECISION: decision.decision,
         sc.SCI_RES_SCORE: decision.score,

@@ -24,7 +24,7 @@ class IntensityHealth:
     """Records refresh outcomes and observes reading ages of one cache."""
 
     def __init__(self, cache: IntensityCache, meter_provider: MeterProvider | None = None) -> None:
-        meter = metrics.get_meter("otel_carbon.intensity", __version__, meter_provider=meter_provider)
+        meter = metrics.get_meter("otel_carbon.intensity", __version__, meter_provider=meter_provider, schema_url=sc.SCHEMA_URL)
         self._cache = cache
         self._refreshes = meter.create_counter(
             sc.METRIC_INTENSITY_REFRESHES, unit="{refresh}", description="Successful grid-intensity refreshes"

@@ -166,7 +166,7 @@ class LedgerSink:
         ``meter_provider``, read from :attr:`stats` at each collection."""
         from opentelemetry.metrics import Observation
 
-        meter = meter_provider.get_meter("otel_carbon.ledger")
+        meter = meter_provider.get_meter("otel_carbon.ledger", schema_url=sc.SCHEMA_URL)
         attributes = {sc.DIM_LEDGER_RECORDED_BY: self._recorded_by}
 
         def observe(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:

@@ -29,7 +29,7 @@ class Recorder:
     """Writes decisions to spans and metrics; one per meter provider (``None``: the global one)."""
 
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
-        meter = metrics.get_meter("otel_carbon.routing", meter_provider=meter_provider)
+        meter = metrics.get_meter("otel_carbon.routing", meter_provider=meter_provider, schema_url=sc.SCHEMA_URL)
         self._saved = meter.create_counter(
             sc.METRIC_ROUTING_SAVED, unit="g", description="Carbon saved by routing against the cost-only choice"
         )
