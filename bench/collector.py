@@ -4,7 +4,8 @@ For OTLP requests of 1, 100 and 1000 spans (half of them GenAI chat spans, half
 plain HTTP spans), each configuration does what the gateway does per request
 apart from the network: decode the protobuf body, (enrich), encode it again for
 the upstream.  Spans/s per core = spans processed / CPU seconds of this thread.
-Rounds interleave both configurations; the best round is kept.
+Rounds interleave both configurations; the best round is kept.  Then each step of
+enriching one GenAI span is timed alone, per GenAI span.
 
 Then, on the same input in the same run, the rotel collector (``pip install
 rotel``): its agent is started twice on loopback — passing spans through, and
@@ -22,6 +23,7 @@ does not start here (or with ``--no-rotel``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -29,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import timeit
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -36,12 +39,14 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_carbon.collector import rotel_processor
 from otel_carbon.collector.gateway import SERVICES
-from otel_carbon.collector.otlp import any_value, enrich_request
+from otel_carbon.collector.otlp import any_value, attributes_dict, attributes_wire, enrich_request, genai_candidates
 from otel_carbon.config import CarbonSettings
-from otel_carbon.processors.enrich import EnrichmentContext
+from otel_carbon.processors.enrich import EnrichmentContext, enrich
+from otel_carbon.processors.nesting import CallNests
 from otel_carbon.semconv import SCI_CARBON
 
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
@@ -227,6 +232,40 @@ def run_rotel(requests: int, rounds: int) -> dict:
     }
 
 
+def genai_span_steps(rounds: int, number: int = 20000) -> dict[str, float]:
+    """µs per GenAI span of each step of enrichment in the gateway, each timed alone (best of ``rounds``).
+
+    Finding the candidates is timed on the whole 1000-span request and given per GenAI span (500).
+    """
+    body = request_body(1000)
+    request = ExportTraceServiceRequest.FromString(body)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
+    attributes = attributes_dict(span.attributes)
+    result = enrich(attributes, {}, context)
+    wire = attributes_wire(result.attributes, result.shared)
+    nests, ids = CallNests(), itertools.count(1)
+
+    def bookkeeping() -> None:
+        span_id = next(ids)
+        nests.note(1, span_id, 7)
+        nests.is_duplicate(1, span_id)
+        nests.mark_counted(1, span_id)
+
+    steps: dict[str, tuple[Any, int]] = {
+        "find the GenAI spans (byte search)": (lambda: genai_candidates(request, body), 500),
+        "read the attributes": (lambda: attributes_dict(span.attributes), 1),
+        "ids and one-call-one-figure memory": (lambda: (bookkeeping(), span.trace_id, span.span_id), 1),
+        "enrichment, fast path": (lambda: enrich(attributes, {}, context), 1),
+        "encode the carbon attributes": (lambda: attributes_wire(result.attributes, result.shared), 1),
+        "append them to the span": (lambda: Span().MergeFromString(wire), 1),
+    }
+    return {
+        name: min(timeit.repeat(step, number=number // per, repeat=rounds)) / (number // per) * 1e6 / per
+        for name, (step, per) in steps.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=20000)
@@ -236,14 +275,18 @@ def main() -> None:
     parser.add_argument("--no-rotel", action="store_true", help="skip the rotel agent")
     args = parser.parse_args()
     result = run(args.spans, args.rounds)
+    steps = genai_span_steps(args.rounds)
     rotel: dict[str, Any] = {"skipped": "--no-rotel"} if args.no_rotel else run_rotel(max(args.rotel_requests, 1), args.rounds)
     if args.json:
-        print(json.dumps({**result, "rotel": rotel,
+        print(json.dumps({**result, "genai_span_steps_us": steps, "rotel": rotel,
                           "collector_published_spans_per_s_per_core": COLLECTOR_PUBLISHED_SPANS_PER_S_CORE}, indent=2))
         return
     for batch, r in result.items():
         print(f"batch {batch:>4}: pass-through {r['pass_through_spans_per_s']:>9.0f} spans/s, "
               f"enrich {r['enrich_spans_per_s']:>8.0f} spans/s, cost {r['cost_ratio']:.2f}×")
+    print("enrichment steps, µs per GenAI span:")
+    for name, us in steps.items():
+        print(f"  {name:<40} {us:>6.2f}")
     print(f"OpenTelemetry Collector, published: ≈{COLLECTOR_PUBLISHED_SPANS_PER_S_CORE} spans/s/core")
     if "skipped" in rotel:
         print(f"rotel: skipped ({rotel['skipped']})")
