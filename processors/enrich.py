@@ -176,6 +176,13 @@ def measured_energy(attributes: Mapping[str, Any]) -> MeasuredEnergy | None:
     )
 
 
+def provider_and_model(attributes: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The provider and model names a GenAI span gives (the first name present of each; as strings)."""
+    provider = sc.first_present(attributes, sc.PROVIDER_KEYS)
+    model = sc.first_present(attributes, sc.MODEL_KEYS)
+    return (str(provider) if provider is not None else None, str(model) if model is not None else None)
+
+
 def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: EnrichmentContext) -> CallCarbon:
     """Carbon of the call described by one GenAI span's ``attributes``.
 
@@ -184,10 +191,7 @@ def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: 
     span's usage is invalid or absent (``no_usage``: no tokens and no
     measurement, so the carbon is unknown — never reported as 0).
     """
-    provider = sc.first_present(attributes, sc.PROVIDER_KEYS)
-    provider = str(provider) if provider is not None else None
-    model = sc.first_present(attributes, sc.MODEL_KEYS)
-    model = str(model) if model is not None else None
+    provider, model = provider_and_model(attributes)
     try:
         usage = token_usage(attributes)
         measured = measured_energy(attributes)

@@ -35,6 +35,7 @@ from otel_carbon.processors.enrich import (
     enrich,
     footprint_attributes,
     measured_energy,
+    provider_and_model,
     token_usage,
     uncounted,
 )
@@ -44,10 +45,7 @@ from otel_carbon.sci import Boundary, FunctionalUnit
 def straightforward(attributes: dict[str, Any], resource: dict[str, Any], context: EnrichmentContext) -> dict:
     """The attributes enrichment must give, computed from scratch for this one span."""
     settings, catalogue = context.settings, context.catalogue
-    provider = sc.first_present(attributes, sc.PROVIDER_KEYS)
-    provider = str(provider) if provider is not None else None
-    model = sc.first_present(attributes, sc.MODEL_KEYS)
-    model = str(model) if model is not None else None
+    provider, model = provider_and_model(attributes)
     try:
         usage = token_usage(attributes)
         measured = measured_energy(attributes)
