@@ -84,9 +84,43 @@ REASONING_KEYS: Final = (
 #: ``isdisjoint`` pass over a span's keys is the cheapest test for plain spans).
 GENAI_MARKER_KEYS: Final = frozenset(PROVIDER_KEYS + MODEL_KEYS + (GEN_AI_OPERATION_NAME,))
 
+# --- GenAI conventions: provider names ------------------------------------
+
+# Every value we write to ``gen_ai.provider.name``; instrumentations name these
+# constants, never the strings (tests/test_provider_names.py checks).
+# Well-known values of the OpenTelemetry GenAI registry (``GenAiProviderNameValues``):
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
+PROVIDER_AZURE_AI_INFERENCE: Final = "azure.ai.inference"
+PROVIDER_AZURE_AI_OPENAI: Final = "azure.ai.openai"
+PROVIDER_COHERE: Final = "cohere"
+PROVIDER_DEEPSEEK: Final = "deepseek"
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_IBM_WATSONX_AI: Final = "ibm.watsonx.ai"
+PROVIDER_MISTRAL_AI: Final = "mistral_ai"
+PROVIDER_PERPLEXITY: Final = "perplexity"
+PROVIDER_X_AI: Final = "x_ai"
+# Ours, where the registry has no value: hosted APIs and aggregators...
+PROVIDER_AWS_SAGEMAKER: Final = "aws.sagemaker"
+PROVIDER_OCI_GENERATIVE_AI: Final = "oci.generative_ai"
+PROVIDER_OPENROUTER: Final = "openrouter"
+PROVIDER_TOGETHER: Final = "together"
+PROVIDER_LITELLM: Final = "litellm"  # a LiteLLM call whose upstream provider cannot be told
+# ...and local inference engines.
+PROVIDER_LLAMA_CPP: Final = "llama_cpp"
+PROVIDER_LMSTUDIO: Final = "lmstudio"
+PROVIDER_OLLAMA: Final = "ollama"
+PROVIDER_TRANSFORMERS: Final = "transformers"
+PROVIDER_VLLM: Final = "vllm"
+
 # Providers that run in this process or on this machine (local inference):
 # their energy is this site's, at this site's zone and PUE, with no API price.
-LOCAL_PROVIDERS: Final = frozenset({"transformers", "vllm", "llama_cpp", "ollama", "lmstudio"})
+LOCAL_PROVIDERS: Final = frozenset(
+    {PROVIDER_TRANSFORMERS, PROVIDER_VLLM, PROVIDER_LLAMA_CPP, PROVIDER_OLLAMA, PROVIDER_LMSTUDIO}
+)
 
 # Operations that never burn inference energy on their own.
 NON_INFERENCE_OPERATIONS: Final = frozenset(

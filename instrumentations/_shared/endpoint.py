@@ -6,26 +6,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from otel_carbon import semconv as sc
 from otel_carbon.locality import is_loopback_host
 
 # Host suffix → ``gen_ai.provider.name`` (OTel GenAI values where one exists).
 _HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
-    ("openai.azure.com", "azure.ai.openai"),
-    ("services.ai.azure.com", "azure.ai.inference"),
-    ("api.openai.com", "openai"),
-    ("api.groq.com", "groq"),
-    ("api.together.xyz", "together"),
-    ("api.together.ai", "together"),
-    ("api.deepseek.com", "deepseek"),
-    ("api.mistral.ai", "mistral_ai"),
-    ("api.x.ai", "x_ai"),
-    ("generativelanguage.googleapis.com", "gcp.gemini"),
-    ("api.perplexity.ai", "perplexity"),
-    ("openrouter.ai", "openrouter"),
-    ("api.anthropic.com", "anthropic"),
+    ("openai.azure.com", sc.PROVIDER_AZURE_AI_OPENAI),
+    ("services.ai.azure.com", sc.PROVIDER_AZURE_AI_INFERENCE),
+    ("api.openai.com", sc.PROVIDER_OPENAI),
+    ("api.groq.com", sc.PROVIDER_GROQ),
+    ("api.together.xyz", sc.PROVIDER_TOGETHER),
+    ("api.together.ai", sc.PROVIDER_TOGETHER),
+    ("api.deepseek.com", sc.PROVIDER_DEEPSEEK),
+    ("api.mistral.ai", sc.PROVIDER_MISTRAL_AI),
+    ("api.x.ai", sc.PROVIDER_X_AI),
+    ("generativelanguage.googleapis.com", sc.PROVIDER_GCP_GEMINI),
+    ("api.perplexity.ai", sc.PROVIDER_PERPLEXITY),
+    ("openrouter.ai", sc.PROVIDER_OPENROUTER),
+    ("api.anthropic.com", sc.PROVIDER_ANTHROPIC),
 )
 # Well-known ports of local inference servers.
-_LOCAL_PORTS = {11434: "ollama", 8000: "vllm", 1234: "lmstudio", 8080: "llama_cpp"}
+_LOCAL_PORTS = {
+    11434: sc.PROVIDER_OLLAMA,
+    8000: sc.PROVIDER_VLLM,
+    1234: sc.PROVIDER_LMSTUDIO,
+    8080: sc.PROVIDER_LLAMA_CPP,
+}
 
 
 @dataclass(frozen=True)

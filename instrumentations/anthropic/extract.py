@@ -24,7 +24,7 @@ def _int(value: Any) -> int:
 
 def request(resource: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:
     """The span's start facts for ``messages.create(**kwargs)`` on an SDK ``resource``."""
-    return request_from_call("chat", "anthropic", getattr(resource, "_client", None), kwargs)
+    return request_from_call("chat", sc.PROVIDER_ANTHROPIC, getattr(resource, "_client", None), kwargs)
 
 
 def usage_response(model: Any, message_id: Any, stop_reason: Any, usage: Any) -> Response:

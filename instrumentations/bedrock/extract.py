@@ -31,7 +31,6 @@ from otel_carbon.instrumentations._shared import Request, Response, capture_cont
 from otel_carbon.instrumentations._shared.fields import count, get_path
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 
-PROVIDER = "aws.bedrock"
 #: Operations of the ``bedrock-runtime`` service that return an event stream.
 STREAMING = frozenset({"ConverseStream", "InvokeModelWithResponseStream"})
 _METRICS_KEY = "amazon-bedrock-invocationMetrics"
@@ -43,7 +42,7 @@ def request(client: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:
     operation = args[0] if args else kwargs.get("operation_name")
     params = (args[1] if len(args) > 1 else kwargs.get("api_params")) or {}
     meta = getattr(client, "meta", None)
-    endpoint = provider_from_base_url(getattr(meta, "endpoint_url", None), PROVIDER)
+    endpoint = provider_from_base_url(getattr(meta, "endpoint_url", None), sc.PROVIDER_AWS_BEDROCK)
     config = params.get("inferenceConfig") or {}
     attributes: dict[str, Any] = {
         sc.GEN_AI_REQUEST_MAX_TOKENS: count(config.get("maxTokens")),
@@ -57,7 +56,8 @@ def request(client: Any, args: tuple, kwargs: Mapping[str, Any]) -> Request:
             attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps(params["system"], default=str)
     return Request(
         operation="chat",
-        provider=PROVIDER,  # whatever the host: a Bedrock client always speaks to Bedrock (or a stand-in)
+        # whatever the host: a Bedrock client always speaks to Bedrock (or a stand-in)
+        provider=sc.PROVIDER_AWS_BEDROCK,
         model=params.get("modelId"),
         server_address=endpoint.address,
         server_port=endpoint.port,

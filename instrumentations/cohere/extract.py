@@ -20,11 +20,13 @@ from otel_carbon.instrumentations._shared import Request, Response, capture_cont
 from otel_carbon.instrumentations._shared.content import content_json
 from otel_carbon.instrumentations._shared.fields import count, get_path
 
-PROVIDER = "cohere"
 #: SDK clients that reach Cohere models hosted by another cloud, by class name → provider.
 #: Their ``base_url`` is a placeholder (the request is re-signed and re-addressed in an httpx hook).
-HOSTED_CLIENTS = {"BedrockClientV2": "aws.bedrock", "SagemakerClientV2": "aws.sagemaker",
-                  "OciClientV2": "oci.generative_ai"}
+HOSTED_CLIENTS = {
+    "BedrockClientV2": sc.PROVIDER_AWS_BEDROCK,
+    "SagemakerClientV2": sc.PROVIDER_AWS_SAGEMAKER,
+    "OciClientV2": sc.PROVIDER_OCI_GENERATIVE_AI,
+}
 
 
 
@@ -37,7 +39,7 @@ def request(operation: str, stream: bool, client: Any, args: tuple, kwargs: Mapp
         provider, address, port, local = hosted, None, None, False
     else:
         wrapper = get_path(client, "_raw_client", "_client_wrapper")
-        endpoint = provider_from_base_url(wrapper.get_base_url() if wrapper is not None else None, PROVIDER)
+        endpoint = provider_from_base_url(wrapper.get_base_url() if wrapper is not None else None, sc.PROVIDER_COHERE)
         provider, address, port, local = endpoint.provider, endpoint.address, endpoint.port, endpoint.local
     attributes: dict[str, Any] = {
         sc.GEN_AI_REQUEST_MAX_TOKENS: kwargs.get("max_tokens"),

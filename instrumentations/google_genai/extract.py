@@ -29,11 +29,6 @@ from otel_carbon.instrumentations._shared import Request, Response, capture_cont
 from otel_carbon.instrumentations._shared.content import content_json
 from otel_carbon.instrumentations._shared.fields import count, get_path
 
-#: ``gen_ai.provider.name`` of the Gemini Developer API and of Vertex AI (OTel GenAI registry values).
-GEMINI = "gcp.gemini"
-VERTEX_AI = "gcp.vertex_ai"
-
-
 
 def _sum(*values: int | None) -> int | None:
     """Sum of the reported counts; ``None`` when none was reported."""
@@ -52,7 +47,8 @@ def request(operation: str, stream: bool, models: Any, args: tuple, kwargs: Mapp
     api_client = getattr(models, "_api_client", None)
     config = kwargs.get("config")
     base_url = get_path(config, "http_options", "base_url") or get_path(api_client, "_http_options", "base_url")
-    endpoint = provider_from_base_url(base_url, VERTEX_AI if getattr(api_client, "vertexai", False) else GEMINI)
+    provider = sc.PROVIDER_GCP_VERTEX_AI if getattr(api_client, "vertexai", False) else sc.PROVIDER_GCP_GEMINI
+    endpoint = provider_from_base_url(base_url, provider)
     attributes: dict[str, Any] = {
         sc.GEN_AI_REQUEST_MAX_TOKENS: get_path(config, "max_output_tokens"),
         sc.GEN_AI_REQUEST_TEMPERATURE: get_path(config, "temperature"),

@@ -28,36 +28,36 @@ from otel_carbon.instrumentations._shared.openai_compatible import ChatChunks, c
 from otel_carbon.instrumentations._shared.request import request_from_call
 
 #: The generic name when LiteLLM's provider of a model cannot be told.
-DEFAULT_PROVIDER = "litellm"
+DEFAULT_PROVIDER = sc.PROVIDER_LITELLM
 
 #: LiteLLM provider → ``gen_ai.provider.name`` (the OTel GenAI registry's values); others keep LiteLLM's name.
 PROVIDERS: Mapping[str, str] = {
-    "openai": "openai",
-    "text-completion-openai": "openai",
-    "azure": "azure.ai.openai",
-    "azure_text": "azure.ai.openai",
-    "azure_ai": "azure.ai.inference",
-    "anthropic": "anthropic",
-    "bedrock": "aws.bedrock",
-    "bedrock_converse": "aws.bedrock",
-    "vertex_ai": "gcp.vertex_ai",
-    "vertex_ai_beta": "gcp.vertex_ai",
-    "gemini": "gcp.gemini",
-    "mistral": "mistral_ai",
-    "codestral": "mistral_ai",
-    "text-completion-codestral": "mistral_ai",
-    "cohere": "cohere",
-    "cohere_chat": "cohere",
-    "ollama": "ollama",
-    "ollama_chat": "ollama",
-    "hosted_vllm": "vllm",
-    "groq": "groq",
-    "deepseek": "deepseek",
-    "xai": "x_ai",
-    "together_ai": "together",
-    "perplexity": "perplexity",
-    "openrouter": "openrouter",
-    "watsonx": "ibm.watsonx.ai",
+    "openai": sc.PROVIDER_OPENAI,
+    "text-completion-openai": sc.PROVIDER_OPENAI,
+    "azure": sc.PROVIDER_AZURE_AI_OPENAI,
+    "azure_text": sc.PROVIDER_AZURE_AI_OPENAI,
+    "azure_ai": sc.PROVIDER_AZURE_AI_INFERENCE,
+    "anthropic": sc.PROVIDER_ANTHROPIC,
+    "bedrock": sc.PROVIDER_AWS_BEDROCK,
+    "bedrock_converse": sc.PROVIDER_AWS_BEDROCK,
+    "vertex_ai": sc.PROVIDER_GCP_VERTEX_AI,
+    "vertex_ai_beta": sc.PROVIDER_GCP_VERTEX_AI,
+    "gemini": sc.PROVIDER_GCP_GEMINI,
+    "mistral": sc.PROVIDER_MISTRAL_AI,
+    "codestral": sc.PROVIDER_MISTRAL_AI,
+    "text-completion-codestral": sc.PROVIDER_MISTRAL_AI,
+    "cohere": sc.PROVIDER_COHERE,
+    "cohere_chat": sc.PROVIDER_COHERE,
+    "ollama": sc.PROVIDER_OLLAMA,
+    "ollama_chat": sc.PROVIDER_OLLAMA,
+    "hosted_vllm": sc.PROVIDER_VLLM,
+    "groq": sc.PROVIDER_GROQ,
+    "deepseek": sc.PROVIDER_DEEPSEEK,
+    "xai": sc.PROVIDER_X_AI,
+    "together_ai": sc.PROVIDER_TOGETHER,
+    "perplexity": sc.PROVIDER_PERPLEXITY,
+    "openrouter": sc.PROVIDER_OPENROUTER,
+    "watsonx": sc.PROVIDER_IBM_WATSONX_AI,
 }
 
 #: Positional parameters of the wrapped functions, in order (``completion(model, messages, …)``).

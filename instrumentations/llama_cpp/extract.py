@@ -20,9 +20,6 @@ from otel_carbon.instrumentations._shared import Request, Response, capture_cont
 from otel_carbon.instrumentations._shared.fields import count, get_path
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 
-#: ``gen_ai.provider.name`` of in-process llama.cpp inference.
-PROVIDER = "llama_cpp"
-
 _PARAMETERS = (
     (sc.GEN_AI_REQUEST_MAX_TOKENS, "max_tokens"),
     (sc.GEN_AI_REQUEST_TEMPERATURE, "temperature"),
@@ -55,7 +52,7 @@ def request(operation: str, llama: Any, args: tuple, kwargs: Mapping[str, Any]) 
         attributes[sc.GEN_AI_INPUT_MESSAGES] = json.dumps(content, default=str)
     return Request(
         operation=operation,
-        provider=PROVIDER,
+        provider=sc.PROVIDER_LLAMA_CPP,
         model=model_name(llama, kwargs),
         stream=bool(kwargs.get("stream")),
         local=True,

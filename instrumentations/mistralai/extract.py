@@ -17,12 +17,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response
 from otel_carbon.instrumentations._shared.fields import get_path
 from otel_carbon.instrumentations._shared.openai_compatible import ChatChunks
 from otel_carbon.instrumentations._shared.request import request_from_call
-
-PROVIDER = "mistral_ai"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +46,11 @@ def request(operation: str, stream: bool, resource: Any, args: tuple, kwargs: Ma
     """The span's start facts of ``operation`` called with ``kwargs`` on an SDK ``resource``
     (``Chat``, ``Fim`` or ``Embeddings``); ``stream`` says whether the method streams."""
     call = request_from_call(
-        operation, PROVIDER, _Endpoint(server_url(resource, kwargs)), kwargs, content_keys=("messages", "prompt", "inputs")
+        operation,
+        sc.PROVIDER_MISTRAL_AI,
+        _Endpoint(server_url(resource, kwargs)),
+        kwargs,
+        content_keys=("messages", "prompt", "inputs"),
     )
     return dataclasses.replace(call, stream=stream)
 

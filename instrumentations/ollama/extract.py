@@ -25,7 +25,6 @@ from otel_carbon.instrumentations._shared.fields import count, get_path
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 from otel_carbon.instrumentations._shared.request import request_from_call
 
-PROVIDER = "ollama"
 # Request fields that hold the prompt, by method: chat, generate / embeddings, embed.
 _CONTENT_KEYS = ("messages", "prompt", "input")
 
@@ -58,9 +57,12 @@ def request(operation: str, positional: Sequence[str], client: Any, args: tuple,
         "top_p": get_path(options, "top_p"),
         **{key: call[key] for key in _CONTENT_KEYS if key in call},
     }
-    facts = request_from_call(operation, PROVIDER, getattr(client, "_client", None), flat, content_keys=_CONTENT_KEYS)
+    facts = request_from_call(
+        operation, sc.PROVIDER_OLLAMA, getattr(client, "_client", None), flat, content_keys=_CONTENT_KEYS
+    )
     # Whatever port it listens on, the server this client speaks to is Ollama.
-    return dataclasses.replace(facts, provider=PROVIDER, local=facts.local and not is_cloud_model(facts.model))
+    local = facts.local and not is_cloud_model(facts.model)
+    return dataclasses.replace(facts, provider=sc.PROVIDER_OLLAMA, local=local)
 
 
 def _generation(result: Any, text: Callable[[Any], Any]) -> Response:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response
 from otel_carbon.instrumentations._shared.fields import count as _int
 from otel_carbon.instrumentations._shared.fields import get_path as _get
@@ -23,7 +24,7 @@ def request(operation: str, resource: Any, args: tuple, kwargs: Mapping[str, Any
     """The span's start facts for ``operation`` called with ``kwargs`` on an SDK ``resource``."""
     return request_from_call(
         operation,
-        "openai",
+        sc.PROVIDER_OPENAI,
         getattr(resource, "_client", None),
         kwargs,
         max_tokens_keys=("max_completion_tokens", "max_tokens", "max_output_tokens"),

@@ -12,8 +12,6 @@ from typing import Any
 from otel_carbon import semconv as sc
 from otel_carbon.instrumentations._shared import Request, Response
 
-#: ``gen_ai.provider.name`` of in-process Hugging Face transformers inference.
-PROVIDER = "transformers"
 TEXT_COMPLETION = "text_completion"
 CHAT = "chat"
 
@@ -46,14 +44,14 @@ def _parameters(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def generate_request(model: Any, kwargs: Mapping[str, Any]) -> Request:
-    return Request(operation=TEXT_COMPLETION, provider=PROVIDER, model=model_name(model), local=True,
+    return Request(operation=TEXT_COMPLETION, provider=sc.PROVIDER_TRANSFORMERS, model=model_name(model), local=True,
                    attributes=_parameters(kwargs))
 
 
 def pipeline_request(pipeline: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Request:
     """A text-generation pipeline call: ``chat`` for message lists, ``text_completion`` for strings."""
     inputs = args[0] if args else kwargs.get("text_inputs")
-    return Request(operation=CHAT if _is_chat(inputs) else TEXT_COMPLETION, provider=PROVIDER,
+    return Request(operation=CHAT if _is_chat(inputs) else TEXT_COMPLETION, provider=sc.PROVIDER_TRANSFORMERS,
                    model=model_name(getattr(pipeline, "model", None)), local=True, attributes=_parameters(kwargs))
 
 

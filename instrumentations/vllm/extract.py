@@ -17,7 +17,6 @@ from otel_carbon.instrumentations._shared.fields import count, get_path
 from otel_carbon.instrumentations._shared.invocation import finish_reasons
 
 #: ``gen_ai.provider.name`` of in-process vLLM inference.
-PROVIDER = "vllm"
 
 _PARAMETERS = (
     (sc.GEN_AI_REQUEST_MAX_TOKENS, "max_tokens"),
@@ -57,7 +56,9 @@ def request(operation: str, llm: Any, args: tuple, kwargs: Mapping[str, Any]) ->
     attributes = _sampling_attributes(_argument(args, kwargs, 1, params_name))
     if capture_content():
         attributes[sc.GEN_AI_INPUT_MESSAGES] = json.dumps(_argument(args, kwargs, 0, inputs_name), default=str)
-    return Request(operation=operation, provider=PROVIDER, model=model_name(llm), local=True, attributes=attributes)
+    return Request(
+        operation=operation, provider=sc.PROVIDER_VLLM, model=model_name(llm), local=True, attributes=attributes
+    )
 
 
 def _total(values: Iterable[Any]) -> int | None:

@@ -34,6 +34,7 @@ try:
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised where litellm is absent
     raise missing_extra("routing", exc, "carbon-aware routing for litellm.Router") from exc
 
+from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings
 from otel_carbon.estimate.catalogue import Catalogue
@@ -46,20 +47,20 @@ _logger = logging.getLogger(__name__)
 
 #: LiteLLM's provider prefix → the GenAI provider name the catalogue knows.
 PROVIDERS = {
-    "openai": "openai",
-    "azure": "azure.ai.openai",
-    "azure_ai": "azure.ai.inference",
-    "anthropic": "anthropic",
-    "bedrock": "aws.bedrock",
-    "vertex_ai": "gcp.vertex_ai",
-    "gemini": "gcp.gemini",
-    "mistral": "mistral_ai",
-    "cohere": "cohere",
-    "cohere_chat": "cohere",
-    "deepseek": "deepseek",
-    "groq": "groq",
-    "together_ai": "together",
-    "xai": "x_ai",
+    "openai": sc.PROVIDER_OPENAI,
+    "azure": sc.PROVIDER_AZURE_AI_OPENAI,
+    "azure_ai": sc.PROVIDER_AZURE_AI_INFERENCE,
+    "anthropic": sc.PROVIDER_ANTHROPIC,
+    "bedrock": sc.PROVIDER_AWS_BEDROCK,
+    "vertex_ai": sc.PROVIDER_GCP_VERTEX_AI,
+    "gemini": sc.PROVIDER_GCP_GEMINI,
+    "mistral": sc.PROVIDER_MISTRAL_AI,
+    "cohere": sc.PROVIDER_COHERE,
+    "cohere_chat": sc.PROVIDER_COHERE,
+    "deepseek": sc.PROVIDER_DEEPSEEK,
+    "groq": sc.PROVIDER_GROQ,
+    "together_ai": sc.PROVIDER_TOGETHER,
+    "xai": sc.PROVIDER_X_AI,
 }
 CHARS_PER_TOKEN = 4
 DEFAULT_OUTPUT_TOKENS = 256
