@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from otel_carbon import semconv as sc
 from otel_carbon.budgets.rules import METRICS, selector
 from otel_carbon.budgets.spec import Budget
+from otel_carbon.config import env_var
 
 
 class SourceError(RuntimeError):
@@ -136,7 +137,7 @@ def open_source(prometheus: str | None = None, ledger: str | None = None) -> Pro
     if prometheus is not None and ledger is not None:
         raise SourceError("give one of --prometheus URL or --ledger URL, not both")
     if prometheus is None and ledger is None:
-        ledger = os.environ.get("OTEL_CARBON_LEDGER", "").strip() or None
+        ledger = os.environ.get(env_var("ledger"), "").strip() or None
         if ledger is None:
             raise SourceError("give --prometheus URL or --ledger URL (or set OTEL_CARBON_LEDGER)")
     return PrometheusSource(prometheus) if prometheus is not None else LedgerSource(ledger or "")

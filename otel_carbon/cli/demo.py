@@ -33,7 +33,7 @@ from opentelemetry.trace import SpanKind
 
 from otel_carbon import semconv as sc
 from otel_carbon._usage import usage_error
-from otel_carbon.config import CarbonSettings, ConfigError
+from otel_carbon.config import CarbonSettings, ConfigError, env_var
 from otel_carbon.distro import carbon_span_processor, otlp_metric_exporter, otlp_span_exporter, sdk_instrumentors
 
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("demo", "--repeat must be between 1 and 1000")
     try:
         settings = CarbonSettings.from_env(
-            zone=args.zone or os.environ.get("OTEL_CARBON_ZONE") or "DE", dimensions=("app.feature",)
+            zone=args.zone or os.environ.get(env_var("zone")) or "DE", dimensions=("app.feature",)
         )
     except ConfigError as exc:
         return usage_error("demo", str(exc))

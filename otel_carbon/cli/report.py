@@ -19,6 +19,7 @@ from typing import Any
 
 from otel_carbon._extras import MissingExtraError
 from otel_carbon._usage import usage_error
+from otel_carbon.config import env_var
 
 FORMATS = ("table", "csv", "json", "html", "if-manifest")
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from otel_carbon.ledger import LedgerError, open_ledger
     from otel_carbon.report.period import PeriodError, parse_period, period_between
 
-    url = args.ledger or os.environ.get("OTEL_CARBON_LEDGER", "").strip()
+    url = args.ledger or os.environ.get(env_var("ledger"), "").strip()
     if not url:
         return usage_error("report", "--ledger URL is required (or set OTEL_CARBON_LEDGER)")
     try:
