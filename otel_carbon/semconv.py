@@ -215,36 +215,6 @@ SCI_RES_INTENSITY: Final = "sci.res.intensity"  # gCO2e/kWh at the chosen start
 SCI_RES_ZONE: Final = "sci.res.zone"
 SCI_RES_WINDOW_START: Final = "sci.res.window.start"  # RFC 3339 UTC, with a deadline
 
-#: Every attribute enrichment writes; a span carrying SCI_CARBON is left alone.
-SCI_OUTPUT_KEYS: Final = (
-    SCI_ENERGY,
-    SCI_ENERGY_LOW,
-    SCI_ENERGY_HIGH,
-    SCI_ENERGY_ACCELERATOR,
-    SCI_ENERGY_HOST,
-    SCI_ENERGY_IDLE,
-    SCI_ENERGY_OVERHEAD,
-    SCI_ENERGY_METHOD,
-    SCI_BOUNDARY,
-    SCI_INTENSITY,
-    SCI_INTENSITY_ZONE,
-    SCI_INTENSITY_SOURCE,
-    SCI_INTENSITY_OBSERVED_AT,
-    SCI_INTENSITY_FALLBACK,
-    SCI_OPERATIONAL,
-    SCI_EMBODIED,
-    SCI_CARBON,
-    SCI_CARBON_LOW,
-    SCI_CARBON_HIGH,
-    SCI_FUNCTIONAL_UNIT,
-    SCI_SCORE,
-    SCI_MODEL_MATCH,
-    SCI_MODEL_CLASS,
-    SCI_PROXIED,
-    SCI_COUNTED,
-    GEN_AI_USAGE_COST,
-)
-
 # --- Metric names ----------------------------------------------------------
 
 METRIC_CARBON: Final = "sci.carbon"  # counter, g

@@ -20,7 +20,7 @@ from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.reading import IntensityLookup
 from otel_carbon.intensity.zones import zone_for_region
 from otel_carbon.locality import Placement, place_call
-from otel_carbon.processors.fastpath import ReadingAttributes, call_attributes
+from otel_carbon.processors.fastpath import ReadingAttributes, call_attributes, number_attributes, reading_attributes
 
 AttributeValue = Any  # str | bool | int | float | sequences thereof
 
@@ -226,37 +226,19 @@ def carbon_attributes(
 
 
 def footprint_attributes(footprint: Footprint) -> dict[str, AttributeValue]:
-    """A :class:`Footprint` as span attributes (J, g CO2e, gCO2e/kWh, USD)."""
+    """A :class:`Footprint` as span attributes (J, g CO2e, gCO2e/kWh, USD): the straightforward
+    computation the fast path must equal (the test oracle), written with the same names."""
     layers = footprint.layers
-    energy = footprint.energy_j
-    out: dict[str, AttributeValue] = {
-        sc.SCI_ENERGY: energy.mid,
-        sc.SCI_ENERGY_LOW: energy.low,
-        sc.SCI_ENERGY_HIGH: energy.high,
-        sc.SCI_ENERGY_ACCELERATOR: layers.accelerator.mid,
-        sc.SCI_ENERGY_HOST: layers.host.mid,
-        sc.SCI_ENERGY_IDLE: layers.idle.mid,
-        sc.SCI_ENERGY_OVERHEAD: layers.overhead.mid,
-        sc.SCI_ENERGY_METHOD: footprint.method,
-        sc.SCI_BOUNDARY: footprint.boundary.value,
-        sc.SCI_INTENSITY: footprint.intensity.g_per_kwh,
-        sc.SCI_INTENSITY_ZONE: footprint.intensity.zone,
-        sc.SCI_INTENSITY_SOURCE: footprint.intensity.source,
-        sc.SCI_INTENSITY_FALLBACK: footprint.intensity.fallback,
-        sc.SCI_OPERATIONAL: footprint.operational_g.mid,
-        sc.SCI_EMBODIED: footprint.embodied_g,
-        sc.SCI_CARBON: footprint.carbon_g.mid,
-        sc.SCI_CARBON_LOW: footprint.carbon_g.low,
-        sc.SCI_CARBON_HIGH: footprint.carbon_g.high,
-        sc.SCI_FUNCTIONAL_UNIT: footprint.functional_unit.value,
-    }
-    if footprint.intensity.observed_at is not None:
-        out[sc.SCI_INTENSITY_OBSERVED_AT] = footprint.intensity.observed_at.isoformat()
+    out: dict[str, AttributeValue] = reading_attributes(
+        footprint.method, footprint.boundary, footprint.intensity, footprint.functional_unit,
+        footprint.model if footprint.method == "estimated" else None,
+    )
+    out |= number_attributes(
+        footprint.energy_j, (layers.accelerator.mid, layers.host.mid, layers.idle.mid, layers.overhead.mid),
+        footprint.operational_g.mid, footprint.embodied_g, footprint.carbon_g,
+    )
     if footprint.score is not None:
         out[sc.SCI_SCORE] = footprint.score
-    if footprint.model is not None and footprint.method == "estimated":
-        out[sc.SCI_MODEL_MATCH] = footprint.model.match
-        out[sc.SCI_MODEL_CLASS] = footprint.model.spec.name
     if footprint.cost_usd is not None:
         out[sc.GEN_AI_USAGE_COST] = footprint.cost_usd
     return out

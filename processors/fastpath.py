@@ -23,6 +23,7 @@ from typing import Any
 
 from otel_carbon import sci
 from otel_carbon import semconv as sc
+from otel_carbon.estimate.catalogue import ModelMatch
 from otel_carbon.estimate.inference import CACHED_INPUT_FACTOR, TokenUsage, decode_tokens, serving_seconds_per_j
 from otel_carbon.footprint import FootprintBasis, MeasuredEnergy, api_cost_usd
 from otel_carbon.intensity.reading import IntensityReading
@@ -53,24 +54,58 @@ class ReadingAttributes:
 
     def _build(self, reading: IntensityReading) -> dict[str, AttributeValue]:
         basis = self._basis
-        out: dict[str, AttributeValue] = {
-            sc.SCI_ENERGY_METHOD: "measured" if self._measured else "estimated",
-            sc.SCI_BOUNDARY: basis.boundary.value,
-            sc.SCI_INTENSITY: reading.g_per_kwh,
-            sc.SCI_INTENSITY_ZONE: reading.zone,
-            sc.SCI_INTENSITY_SOURCE: reading.source,
-            sc.SCI_INTENSITY_FALLBACK: reading.fallback,
-            sc.SCI_FUNCTIONAL_UNIT: basis.functional_unit.value,
-        }
-        if reading.observed_at is not None:
-            out[sc.SCI_INTENSITY_OBSERVED_AT] = reading.observed_at.isoformat()
-        if not self._measured:
-            out[sc.SCI_MODEL_MATCH] = basis.match.match
-            out[sc.SCI_MODEL_CLASS] = basis.match.spec.name
+        out = reading_attributes(
+            "measured" if self._measured else "estimated", basis.boundary, reading, basis.functional_unit,
+            None if self._measured else basis.match,
+        )
         if self._proxied:
             out[sc.SCI_PROXIED] = True
         out[sc.SCI_COUNTED] = True
         return out
+
+
+def reading_attributes(
+    method: str, boundary: sci.Boundary, reading: IntensityReading, unit: sci.FunctionalUnit, match: ModelMatch | None
+) -> dict[str, AttributeValue]:
+    """The attributes of a call that are not per-call numbers: method, boundary, the intensity reading
+    (gCO2e/kWh, zone, source, fallback, observed at), functional unit and, for an estimate, the model match."""
+    out: dict[str, AttributeValue] = {
+        sc.SCI_ENERGY_METHOD: method,
+        sc.SCI_BOUNDARY: boundary.value,
+        sc.SCI_INTENSITY: reading.g_per_kwh,
+        sc.SCI_INTENSITY_ZONE: reading.zone,
+        sc.SCI_INTENSITY_SOURCE: reading.source,
+        sc.SCI_INTENSITY_FALLBACK: reading.fallback,
+        sc.SCI_FUNCTIONAL_UNIT: unit.value,
+    }
+    if reading.observed_at is not None:
+        out[sc.SCI_INTENSITY_OBSERVED_AT] = reading.observed_at.isoformat()
+    if match is not None:
+        out[sc.SCI_MODEL_MATCH] = match.match
+        out[sc.SCI_MODEL_CLASS] = match.spec.name
+    return out
+
+
+def number_attributes(
+    energy: tuple[float, float, float], layers: tuple[float, float, float, float], operational: float,
+    embodied: float, carbon: tuple[float, float, float],
+) -> dict[str, float]:
+    """The per-call numbers as attributes: energy (low, mid, high) and its layers' mids (accelerator, host,
+    idle, overhead), J; operational mid, embodied, and carbon (low, mid, high), g CO2e."""
+    return {
+        sc.SCI_ENERGY: energy[1],
+        sc.SCI_ENERGY_LOW: energy[0],
+        sc.SCI_ENERGY_HIGH: energy[2],
+        sc.SCI_ENERGY_ACCELERATOR: layers[0],
+        sc.SCI_ENERGY_HOST: layers[1],
+        sc.SCI_ENERGY_IDLE: layers[2],
+        sc.SCI_ENERGY_OVERHEAD: layers[3],
+        sc.SCI_OPERATIONAL: operational,
+        sc.SCI_EMBODIED: embodied,
+        sc.SCI_CARBON: carbon[1],
+        sc.SCI_CARBON_LOW: carbon[0],
+        sc.SCI_CARBON_HIGH: carbon[2],
+    }
 
 
 def call_attributes(
@@ -124,21 +159,10 @@ def call_attributes(
     carbon_l = sci.operational_g(energy_l, intensity) + embodied
     carbon_m = operational_m + embodied
     carbon_h = sci.operational_g(energy_h, intensity) + embodied
-    out = {
-        **constants,
-        sc.SCI_ENERGY: energy_m,
-        sc.SCI_ENERGY_LOW: energy_l,
-        sc.SCI_ENERGY_HIGH: energy_h,
-        sc.SCI_ENERGY_ACCELERATOR: acc_m,
-        sc.SCI_ENERGY_HOST: host_m,
-        sc.SCI_ENERGY_IDLE: idle_m,
-        sc.SCI_ENERGY_OVERHEAD: over_m,
-        sc.SCI_OPERATIONAL: operational_m,
-        sc.SCI_EMBODIED: embodied,
-        sc.SCI_CARBON: carbon_m,
-        sc.SCI_CARBON_LOW: carbon_l,
-        sc.SCI_CARBON_HIGH: carbon_h,
-    }
+    out = constants | number_attributes(
+        (energy_l, energy_m, energy_h), (acc_m, host_m, idle_m, over_m), operational_m, embodied,
+        (carbon_l, carbon_m, carbon_h),
+    )
     numbers = [energy_m, energy_l, energy_h, acc_m, host_m, idle_m, over_m, operational_m, embodied, carbon_m,
                carbon_l, carbon_h, intensity]
     score = sci.score(carbon_m, basis.functional_unit, usage.total)
