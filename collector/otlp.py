@@ -20,9 +20,9 @@ from otel_carbon.processors.enrich import (
     CallCarbon,
     EnrichmentContext,
     InvalidUsage,
+    accounted_for,
     enrich,
     is_genai,
-    needs_enrichment,
     token_usage,
     uncounted,
 )
@@ -291,7 +291,7 @@ def enrich_request(
             )
         if counted_upstream and count_enriched and accountant is not None:
             _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
-        if not needs_enrichment(attributes):
+        if accounted_for(attributes):
             continue
         pending.append((span, attributes, resource, trace_id, span_id))
     counted = 0

@@ -131,7 +131,12 @@ def is_genai(attributes: Mapping[str, Any]) -> bool:
 
 def needs_enrichment(attributes: Mapping[str, Any]) -> bool:
     """A GenAI span not yet accounted for (one carrying ``sci.carbon`` or ``sci.counted`` is left as it is)."""
-    return is_genai(attributes) and sc.SCI_CARBON not in attributes and sc.SCI_COUNTED not in attributes
+    return is_genai(attributes) and not accounted_for(attributes)
+
+
+def accounted_for(attributes: Mapping[str, Any]) -> bool:
+    """Whether a span already carries its accounting (``sci.carbon`` or ``sci.counted``): it is left as it is."""
+    return sc.SCI_CARBON in attributes or sc.SCI_COUNTED in attributes
 
 
 def token_usage(attributes: Mapping[str, Any]) -> TokenUsage:

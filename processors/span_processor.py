@@ -37,7 +37,7 @@ from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import IntensityCache, build_intensity
 from otel_carbon.ledger import LedgerSink, ledger_sink
 from otel_carbon.processors.accountant import CarbonAccountant
-from otel_carbon.processors.enrich import CallCarbon, EnrichmentContext, enrich, is_genai, needs_enrichment, uncounted
+from otel_carbon.processors.enrich import CallCarbon, EnrichmentContext, accounted_for, enrich, is_genai, uncounted
 from otel_carbon.processors.nesting import CallNests
 
 _logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class CarbonSpanProcessor(SpanProcessor):
             plain = dict(attributes)  # one copy: plain-dict reads are several times cheaper
             if is_genai(plain):
                 self._note(span, counted=plain.get(sc.SCI_COUNTED) is True)
-                if needs_enrichment(plain):
+                if not accounted_for(plain):
                     span = self._enriched(span, plain, baggage, inside)
         self._inner.on_end(span)
 
