@@ -53,8 +53,6 @@ _logger = logging.getLogger(__name__)
 # Samplers that drop spans (OTEL_TRACES_SAMPLER values).
 _RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
 
-_logger = logging.getLogger(__name__)
-
 _DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "otlp",
