@@ -62,10 +62,6 @@ class Answer:
     retry_after_s: int | None  #: seconds; ``None`` when the sender must not retry
 
     @property
-    def retryable(self) -> bool:
-        return self.retry_after_s is not None
-
-    @property
     def http_headers(self) -> dict[str, str]:
         return {"retry-after": str(self.retry_after_s)} if self.retry_after_s is not None else {}
 

@@ -32,9 +32,6 @@ from typing import Any
 
 import grpc
 from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from otel_carbon._log import log_once
 from otel_carbon.accounting import CallSink
@@ -62,32 +59,12 @@ SERVICES = {
 }
 
 
-def _export(forwarder: Forwarder, signal: str, request: Any, context: grpc.ServicerContext,
-            rejected: RejectionCounts) -> None:
-    """Hand ``request`` to the forwarder; a failure is answered and counted per :func:`.errors.answer`
-    (the table the OTLP/HTTP receiver uses too)."""
-    try:
-        forwarder.submit(signal, request, context.time_remaining())
-    except Exception as exc:  # noqa: BLE001 - every failure gets the table's answer, never gRPC's UNKNOWN
-        reply = errors.answer(exc)
-        rejected.add(reply.reason)
-        context.abort(reply.grpc_code, reply.message)
-
-
-class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
-    """Enrich, then forward.  ``accountant`` counts the calls (the gateway's metrics); the memory of
+class TraceEnricher:
+    """Enrich trace requests in place.  ``accountant`` counts the calls (the gateway's metrics); the memory of
     recent GenAI spans keeps one count per call across requests (:mod:`otel_carbon.processors.nesting`)."""
 
-    def __init__(
-        self,
-        forwarder: Forwarder,
-        context: EnrichmentContext,
-        accountant: CarbonAccountant | None,
-        rejected: RejectionCounts,
-        count_enriched: bool = False,
-    ) -> None:
-        self._forwarder = forwarder
-        self._rejected = rejected
+    def __init__(self, context: EnrichmentContext, accountant: CarbonAccountant | None,
+                 count_enriched: bool = False) -> None:
         self._context = context
         self._accountant = accountant
         self._count_enriched = count_enriched
@@ -104,31 +81,6 @@ class TraceRelay(trace_service_pb2_grpc.TraceServiceServicer):
                 self.enriched += count
         except Exception:  # forward what came rather than lose it
             log_once(_logger, "collector.enrich", "otel-carbon collector could not enrich a request", exc_info=True)
-
-    def Export(self, request: Any, context: grpc.ServicerContext, body: bytes | None = None) -> Any:  # noqa: N802
-        self.enrich(request, body)
-        _export(self._forwarder, "traces", request, context, self._rejected)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
-class MetricsRelay(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, forwarder: Forwarder, rejected: RejectionCounts) -> None:
-        self._forwarder = forwarder
-        self._rejected = rejected
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        _export(self._forwarder, "metrics", request, context, self._rejected)
-        return metrics_service_pb2.ExportMetricsServiceResponse()
-
-
-class LogsRelay(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, forwarder: Forwarder, rejected: RejectionCounts) -> None:
-        self._forwarder = forwarder
-        self._rejected = rejected
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        _export(self._forwarder, "logs", request, context, self._rejected)
-        return logs_service_pb2.ExportLogsServiceResponse()
 
 
 def _listen_error(role: str, address: tuple[str, int] | None, exc: OSError) -> OSError:
@@ -184,7 +136,7 @@ class Gateway:
         if self.metrics or sinks:  # counted calls: the gateway's metrics and the ledger (``sinks``, owned by the caller)
             meter_provider = self.metrics.meter_provider if self.metrics else NoOpMeterProvider()
             accountant = CarbonAccountant(context, meter_provider=meter_provider, sinks=sinks)
-        self.traces = TraceRelay(self.forwarder, context, accountant, self.rejected, count_enriched)
+        self.traces = TraceEnricher(context, accountant, count_enriched)
         # No SO_REUSEPORT: gRPC's default would let a second gateway share the port silently.
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
         interceptors = [BearerTokenInterceptor(security, lambda: self.rejected.add("unauthenticated"))]
@@ -194,11 +146,9 @@ class Gateway:
             maximum_concurrent_rpcs=max_inflight,
             interceptors=interceptors if security.bearer_token else [],
         )
-        relays = {"traces": self.traces, "metrics": MetricsRelay(self.forwarder, self.rejected),
-                  "logs": LogsRelay(self.forwarder, self.rejected)}
         self._server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler(SERVICES[signal], {"Export": self._grpc_handler(signal, relay)})
-             for signal, relay in relays.items()]
+            [grpc.method_handlers_generic_handler(service, {"Export": self._grpc_handler(signal)})
+             for signal, service in SERVICES.items()]
         )
         try:
             credentials = security.grpc_credentials()
@@ -236,9 +186,10 @@ class Gateway:
             receivers = {"grpc": self.rejected, **({"http": self.http.rejected} if self.http else {})}
             self.metrics.health.watch(self.forwarder, receivers, self.http)
 
-    def _grpc_handler(self, signal: str, relay: Any) -> grpc.RpcMethodHandler:
+    def _grpc_handler(self, signal: str) -> grpc.RpcMethodHandler:
         """``Export`` taking raw bytes: what does not decode is ``INVALID_ARGUMENT`` (gRPC's own
-        deserializer would answer ``INTERNAL``), counted as ``malformed``."""
+        deserializer would answer ``INTERNAL``), counted as ``malformed``; a failed relay is answered and
+        counted per :func:`.errors.answer` (the table the OTLP/HTTP receiver uses too)."""
         request_type, response_type = SIGNALS[signal]
 
         def export(body: bytes, context: grpc.ServicerContext) -> Any:
@@ -248,8 +199,14 @@ class Gateway:
                 self.rejected.add("malformed")
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             if signal == "traces":  # enrichment finds the GenAI spans in the bytes as received
-                return relay.Export(request, context, body)
-            return relay.Export(request, context)
+                self.traces.enrich(request, body)
+            try:
+                self.forwarder.submit(signal, request, context.time_remaining())
+            except Exception as exc:  # noqa: BLE001 - every failure gets the table's answer, never gRPC's UNKNOWN
+                reply = errors.answer(exc)
+                self.rejected.add(reply.reason)
+                context.abort(reply.grpc_code, reply.message)
+            return response_type()
 
         return grpc.unary_unary_rpc_method_handler(export, response_serializer=response_type.SerializeToString)
 

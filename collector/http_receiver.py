@@ -42,6 +42,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from google.protobuf.message import Message
+
 from otel_carbon._extras import missing_extra
 from otel_carbon.collector import errors
 from otel_carbon.collector.payload import (
@@ -274,26 +276,29 @@ class OTLPHttpServer:
             return self._reject(request, 429, "busy", "gateway busy", {"retry-after": "1"})
         self._inflight += 1
         try:
-            response, items = await self._loop.run_in_executor(
+            response, message = await self._loop.run_in_executor(
                 self._pool, self._handle, request, signal, content_type, body)
         finally:
             self._inflight -= 1
-        if response.status == 200 and (request.transport is None or request.transport.is_closing()):
-            self.abandoned_items += items  # the sender gave up (its timeout) and will send these again
+        if message is not None and (request.transport is None or request.transport.is_closing()):
+            # the sender gave up (its timeout) and will send these again
+            self.abandoned_items += item_count(signal, message)
         return response
 
-    def _handle(self, request: web.Request, signal: str, content_type: str, body: bytes) -> tuple[web.Response, int]:
-        """Decode and relay (a pool thread); the answer in the request's encoding, and the items relayed."""
+    def _handle(self, request: web.Request, signal: str, content_type: str,
+                body: bytes) -> tuple[web.Response, Message | None]:
+        """Decode and relay (a pool thread); the answer in the request's encoding, and the request relayed
+        (``None`` when refused)."""
         try:
             message = decode(body, content_type, SIGNALS[signal][0])
             self.relay(signal, message, body if content_type == PROTOBUF else None)
         except MalformedPayload as exc:
-            return self._reject(request, 400, "malformed", str(exc)), 0
+            return self._reject(request, 400, "malformed", str(exc)), None
         except Exception as exc:  # noqa: BLE001 - every relay failure gets the table's answer (as on gRPC)
             reply = errors.answer(exc)
-            return self._reject(request, reply.http_status, reply.reason, reply.message, reply.http_headers), 0
+            return self._reject(request, reply.http_status, reply.reason, reply.message, reply.http_headers), None
         answer = SIGNALS[signal][1]().SerializeToString() if content_type == PROTOBUF else b"{}"
         response = web.Response(body=answer, content_type=content_type)
         if "gzip" in request.headers.get("accept-encoding", ""):
             response.enable_compression(web.ContentCoding.gzip)
-        return response, item_count(signal, message)
+        return response, message

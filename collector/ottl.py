@@ -71,14 +71,13 @@ def static_factors(provider: str, model: str, context: EnrichmentContext) -> Sta
             per_input = (by_input_twice[key] - by_input[key]) / _PROBE
             base = float(by_input[key]) - per_input * _PROBE
             fitted[key] = Affine(base, per_input, (by_output[key] - base) / _PROBE)
-    zero = by_input
     worst = 0.0
     for input_tokens, output_tokens in _CHECKS:
         actual = _probe(provider, model, input_tokens, output_tokens, context)
         for key, line in fitted.items():
             if actual[key]:
                 worst = max(worst, abs(line.at(input_tokens, output_tokens) - actual[key]) / abs(actual[key]))
-    constant = {key: zero[key] for key in CONSTANT if key in zero}
+    constant = {key: by_input[key] for key in CONSTANT if key in by_input}
     return StaticFactors(provider, model, fitted, constant, worst)
 
 
