@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_carbon._extras import missing_extra
+from otel_carbon.config import BOOL_SPELLINGS
 
 ENV_PREFIX = "OTEL_CARBON_COLLECTOR_"
 #: option → (type, default)
@@ -55,8 +56,8 @@ def _typed(key: str, value: Any, origin: str) -> Any:
     if kind is bool:
         if value is None or isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
+        if isinstance(value, str) and value.strip().lower() in BOOL_SPELLINGS:
+            return BOOL_SPELLINGS[value.strip().lower()]
         raise CollectorConfigError(f"{origin} {key!r}: expected true or false, got {value!r}")
     if value is None or isinstance(value, kind) and not isinstance(value, bool):
         return value

@@ -88,13 +88,17 @@ def _parse_float(name: str, raw: str) -> float:
         raise ConfigError(f"{name}={raw!r}: expected a number") from None
 
 
+#: How a boolean setting may be spelled (compared in lower case).
+BOOL_SPELLINGS: Mapping[str, bool] = {
+    "true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False,
+}
+
+
 def _parse_bool(name: str, raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r}: expected one of true, false")
+    value = BOOL_SPELLINGS.get(raw.lower())
+    if value is None:
+        raise ConfigError(f"{name}={raw!r}: expected one of true, false")
+    return value
 
 
 def _parse_zone(name: str, raw: str) -> str:
