@@ -294,7 +294,7 @@ class Ledger:
     def group_expression(self, key: str) -> str:
         """The SQL expression of a group/filter key (see :data:`COLUMN_KEYS`, :data:`DIMENSION_ALIASES`)."""
         if key == DAY:
-            return self.backend.day_bucket("end_time_ns")
+            return f"(end_time_ns / {_DAY_NS})"  # integer division in both databases: days since the epoch
         if key in COLUMN_KEYS:
             return COLUMN_KEYS[key]
         dimension = DIMENSION_ALIASES.get(key, key)
