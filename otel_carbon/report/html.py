@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from otel_carbon.report import charts
-from otel_carbon.report.build import Report
+from otel_carbon.report.build import J_PER_WH, Report
 from otel_carbon.report.formats import number, percent
 
 _CSS = """
@@ -59,7 +59,7 @@ def to_html(report: Report) -> str:
         '<div class="cards">',
         _card(f"{number(t['carbon_g'])} g", f"CO2e ({number(t['carbon_low_g'])}–{number(t['carbon_high_g'])}); "
               f"{percent(change['carbon_g'])}"),
-        _card(f"{number(t['energy_j'] / 3600)} Wh", f"energy; {percent(change['energy_j'])}"),
+        _card(f"{number(t['energy_j'] / J_PER_WH)} Wh", f"energy; {percent(change['energy_j'])}"),
         _card(number(t["calls"]), f"calls; {percent(change['calls'])}"),
         _card(f"{number(t['cost_usd'])} USD", f"cost; {percent(change['cost_usd'])}"),
         _card(f"{number(t['sci_per_request_g'])} g", "SCI per request"),
@@ -69,10 +69,10 @@ def to_html(report: Report) -> str:
         "</div>",
         "<h2>Scopes</h2>",
         _table(["", "calls", "energy Wh", "operational g CO2e", "embodied g CO2e (apart)"], [
-            ["Scope 2 — location-based", number(s["scope2"]["calls"]), number(s["scope2"]["energy_j"] / 3600),
+            ["Scope 2 — location-based", number(s["scope2"]["calls"]), number(s["scope2"]["energy_j"] / J_PER_WH),
              number(s["scope2"]["location_based_g"]), number(s["scope2"]["embodied_g"])],
             ["Scope 2 — market-based", "", "", number(s["scope2"]["market_based_g"]), ""],
-            ["Scope 3 category 1", number(s["scope3_cat1"]["calls"]), number(s["scope3_cat1"]["energy_j"] / 3600),
+            ["Scope 3 category 1", number(s["scope3_cat1"]["calls"]), number(s["scope3_cat1"]["energy_j"] / J_PER_WH),
              number(s["scope3_cat1"]["operational_g"]), number(s["scope3_cat1"]["embodied_g"])],
         ]),
         f'<p class="note">Market-based factors cover {_share(s["scope2"]["market_factor_coverage"])} of Scope 2 '
@@ -94,13 +94,13 @@ def to_html(report: Report) -> str:
             [*report.by, "calls", "tokens", "energy Wh", "operational g", "embodied g", "carbon g", "cost USD",
              "g/request", "tokens/Wh", "measured"],
             [[str(r.get(k)) for k in report.by] + [
-                number(r["calls"]), number(r["input_tokens"] + r["output_tokens"]), number(r["energy_j"] / 3600),
+                number(r["calls"]), number(r["input_tokens"] + r["output_tokens"]), number(r["energy_j"] / J_PER_WH),
                 number(r["operational_g"]), number(r["embodied_g"]), number(r["carbon_g"]), number(r["cost_usd"]),
                 number(r["sci_per_request_g"]), number(r["tokens_per_wh"]), _share(r["measured_share"])]
              for r in report.rows]))
     parts += [
         "<h2>Energy by layer</h2>",
-        _table(["layer", "Wh"], [[name, number(t[key] / 3600)] for name, key in (
+        _table(["layer", "Wh"], [[name, number(t[key] / J_PER_WH)] for name, key in (
             ("accelerator", "energy_accelerator_j"), ("host (CPU, DRAM)", "energy_host_j"),
             ("idle fleet share", "energy_idle_j"), ("data-centre overhead (PUE)", "energy_overhead_j"),
             ("total", "energy_j"))]),
