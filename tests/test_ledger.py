@@ -26,6 +26,7 @@ from otel_carbon.ledger import (
     open_ledger,
 )
 from otel_carbon.ledger import schema as sch
+from otel_carbon.ledger.backends import SQLiteBackend
 from otel_carbon.ledger.url import parse_ledger_url
 
 
@@ -111,7 +112,7 @@ def test_older_schema_is_migrated_in_place(tmp_path):
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
     conn.execute(f"CREATE TABLE {sch.META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
-    for statement in sch.MIGRATIONS[0].statements(dict(text="TEXT", int="INTEGER", real="REAL", json="TEXT")):
+    for statement in sch.MIGRATIONS[0].statements(SQLiteBackend.types):
         conn.execute(statement)
     conn.execute(f"INSERT INTO {sch.META_TABLE} VALUES ('schema_version', '1')")
     conn.execute(f"INSERT INTO {sch.CALLS_TABLE} (trace_id, span_id, end_time_ns, carbon_g, dimensions) "
