@@ -70,8 +70,8 @@ def to_table(report: Report) -> str:
         f"Scope 3 cat. 1 (hosted, cloud): {number(s['scope3_cat1']['operational_g'])} g operational "
         f"({s['scope3_cat1']['calls']:,} calls)",
         f"Embodied (shown apart): {number(s['embodied_g'])} g",
-        f"Data quality: measured {_share(q['measured_share_calls'])} of calls, fallback intensity "
-        f"{_share(q['fallback_intensity_share_calls'])}; dropped calls {report.missing['dropped_calls']:,}",
+        f"Data quality: measured {share(q['measured_share_calls'])} of calls, fallback intensity "
+        f"{share(q['fallback_intensity_share_calls'])}; dropped calls {report.missing['dropped_calls']:,}",
     ]
     if report.by:
         header = [*report.by, "calls", "energy Wh", "operational g", "embodied g", "carbon g", "cost USD",
@@ -85,5 +85,6 @@ def to_table(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _share(value: float | None) -> str:
+def share(value: float | None) -> str:
+    """A 0..1 share for people: ``12.5 %``, ``n/a`` for None."""
     return "n/a" if value is None else f"{100 * value:.1f} %"
