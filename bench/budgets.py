@@ -34,6 +34,10 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from budgets_support import counter
+
 from otel_carbon import semconv as sc
 from otel_carbon.budgets.forecast import WEEK_S, forecast_at_end
 from otel_carbon.budgets.rules import render
@@ -63,14 +67,6 @@ def traffic(seed: int, swap: bool) -> tuple[list[float], list[float], list[float
         carbon.append(n * (0.55 if weekend else 0.40) * draw.gauss(1, 0.05) * factor)
         cost.append(n * 0.002 * factor)
     return calls, carbon, cost
-
-
-def counter(increments: list[float]) -> str:
-    total, values = 0.0, ["0"]
-    for step in increments:
-        total += step
-        values.append(repr(round(total, 6)))
-    return " ".join(values)
 
 
 def series(feature: str, calls: list[float], carbon: list[float], cost: list[float]) -> list[dict[str, str]]:

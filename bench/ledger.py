@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from ledger_support import PostgresServer, accountant, pg_bin
+from ledger_support import PostgresServer, Recorder, accountant, pg_bin
 
 from otel_carbon.accounting import CountedCall
 from otel_carbon.ledger import LedgerSink, open_ledger
@@ -39,23 +39,15 @@ class NoSink:
         pass
 
 
-class Keep:
-    def __init__(self) -> None:
-        self.calls: list[CountedCall] = []
-
-    def submit(self, call: CountedCall) -> None:
-        self.calls.append(call)
-
-
 def _calls(n: int) -> list[CountedCall]:
-    keep = Keep()
-    acc = accountant((keep,))
+    calls: list[CountedCall] = []
+    acc = accountant((Recorder(calls),))
     for i in range(n):
         acc.account_call({"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
                           "gen_ai.usage.input_tokens": 100 + i % 50, "gen_ai.usage.output_tokens": 40},
                          trace_id=0xBE7C, span_id=10_000_000 + i, end_time_ns=time.time_ns(),
                          baggage={"app.feature": ("a", "b", "c")[i % 3]})
-    return keep.calls
+    return calls
 
 
 def app_thread(calls: list[CountedCall], url: str, rounds: int = 5) -> dict[str, float]:

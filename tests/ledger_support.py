@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import math
 import os
 import shutil
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from otel_carbon.accounting import CallSink, CountedCall
 from otel_carbon.config import CarbonSettings
 from otel_carbon.intensity import IntensityCache
+from otel_carbon.ledger import open_ledger
 from otel_carbon.processors.accountant import CarbonAccountant
 from otel_carbon.processors.enrich import EnrichmentContext
 
@@ -126,3 +129,10 @@ def count_calls(acc: CarbonAccountant, n: int, *, start_id: int = 1, end_time_ns
                                baggage={"app.feature": features[i % len(features)]})
         carbons.append(out["sci.carbon"])
     return carbons
+
+
+def assert_ledger_holds(url: str, calls: int, carbons: Sequence[float]) -> None:
+    """The ledger at ``url`` holds ``calls`` calls whose carbon is ``sum(carbons)`` (g)."""
+    with open_ledger(url) as ledger:
+        assert ledger.totals()[0].calls == calls
+        assert math.isclose(ledger.totals()[0].carbon_g, sum(carbons), rel_tol=1e-9)

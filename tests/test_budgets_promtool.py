@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from budgets_support import counter
 
 from otel_carbon import semconv as sc
 from otel_carbon.budgets.rules import render
@@ -45,15 +46,6 @@ BUDGETS = {
         {"name": "quarterly", "owner": "x", "period": "quarter", "limits": {"energy": "1 kWh"}},
     ],
 }
-
-
-def counter(increments: list[float]) -> str:
-    """promtool ``values`` of a counter from its hourly increments (starting at 0)."""
-    total, values = 0.0, ["0"]
-    for step in increments:
-        total += step
-        values.append(repr(round(total, 6)))
-    return " ".join(values)
 
 
 def run_promtool_tests(tmp_path: Path, tests: list[dict[str, Any]], only: tuple[str, ...] = (),

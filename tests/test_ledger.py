@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledger_support import DAY_NS, Recorder, accountant, count_calls
+from ledger_support import DAY_NS, Recorder, accountant, assert_ledger_holds, count_calls
 
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.ledger import (
@@ -26,6 +26,7 @@ from otel_carbon.ledger import (
     open_ledger,
 )
 from otel_carbon.ledger import schema as sch
+from otel_carbon.ledger.backends import SQLiteBackend
 from otel_carbon.ledger.url import parse_ledger_url
 
 
@@ -66,9 +67,7 @@ def test_a_call_submitted_twice_is_counted_once(url):
         second.submit(call)
     second.close()
     assert second.stats.duplicates == 10 and second.stats.written == 0
-    with open_ledger(url) as ledger:
-        assert ledger.totals()[0].calls == 10
-        assert math.isclose(ledger.totals()[0].carbon_g, sum(carbons), rel_tol=1e-9)
+    assert_ledger_holds(url, 10, carbons)
 
 
 def test_empty_period_is_one_row_of_zeros_and_group_keys_are_checked(url):
@@ -113,7 +112,7 @@ def test_older_schema_is_migrated_in_place(tmp_path):
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
     conn.execute(f"CREATE TABLE {sch.META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
-    for statement in sch.MIGRATIONS[0].statements(dict(text="TEXT", int="INTEGER", real="REAL", json="TEXT")):
+    for statement in sch.MIGRATIONS[0].statements(SQLiteBackend.types):
         conn.execute(statement)
     conn.execute(f"INSERT INTO {sch.META_TABLE} VALUES ('schema_version', '1')")
     conn.execute(f"INSERT INTO {sch.CALLS_TABLE} (trace_id, span_id, end_time_ns, carbon_g, dimensions) "
@@ -184,9 +183,7 @@ def test_a_locked_database_is_retried_and_nothing_is_lost(url):
     holder.close()
     assert sink.flush(20)
     sink.close()
-    with open_ledger(url) as ledger:
-        assert ledger.totals()[0].calls == 50
-        assert math.isclose(ledger.totals()[0].carbon_g, sum(carbons), rel_tol=1e-9)
+    assert_ledger_holds(url, 50, carbons)
 
 
 def test_a_full_queue_drops_calls_counts_them_and_the_ledger_says_what_is_missing(url):

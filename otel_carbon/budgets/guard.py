@@ -4,7 +4,8 @@
     model = "gpt-4o-mini" if guard.over_budget("search-monthly", forecast=True) else "gpt-4o"
 
 A daemon thread computes every budget's status (:mod:`otel_carbon.budgets.status`) every
-``refresh_s`` seconds; ``over_budget`` reads the last result under a lock.  Until the first result,
+``refresh_s`` seconds from a source it opens once and keeps (reopened after a failure);
+``over_budget`` reads the last result under a lock.  Until the first result,
 for a budget the file does not name, and while the source fails, the answer is the last known one
 or ``False`` — the guard fails open, so an outage of Prometheus never degrades the app; each
 failure is logged once.  ``close()`` stops the thread.
@@ -17,7 +18,7 @@ import threading
 from pathlib import Path
 
 from otel_carbon._log import log_once
-from otel_carbon.budgets.sources import SourceError, open_source
+from otel_carbon.budgets.sources import LedgerSource, PrometheusSource, SourceError, open_source
 from otel_carbon.budgets.spec import BudgetFile, load_budgets
 from otel_carbon.budgets.status import BudgetStatus, file_status
 
@@ -33,6 +34,7 @@ class BudgetGuard:
         self._budgets = budgets if isinstance(budgets, BudgetFile) else load_budgets(budgets)
         self._prometheus, self._ledger = prometheus, ledger
         self._refresh_s = refresh_s
+        self._source: PrometheusSource | LedgerSource | None = None  # used by the refresh thread only
         self._states: dict[str, BudgetStatus] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -61,19 +63,26 @@ class BudgetGuard:
         while not self._stop.is_set():
             self._refresh()
             self._stop.wait(self._refresh_s)
+        self._drop_source()
 
     def _refresh(self) -> None:
         try:
-            source = open_source(prometheus=self._prometheus, ledger=self._ledger)
-            try:
-                statuses = file_status(self._budgets, source)
-            finally:
-                source.close()
+            if self._source is None:
+                self._source = open_source(prometheus=self._prometheus, ledger=self._ledger)
+            statuses = file_status(self._budgets, self._source)
         except SourceError as exc:
+            self._drop_source()
             log_once(_log, f"budget-guard:{exc}", "budget guard: %s (keeping the last known states)", exc)
             return
         except Exception:  # never into the app: a guard that cannot refresh keeps its last answer
+            self._drop_source()
             log_once(_log, "budget-guard:unexpected", "budget guard: refresh failed", exc_info=True)
             return
         with self._lock:
             self._states = {s.name: s for s in statuses}
+
+    def _drop_source(self) -> None:
+        """Close the source (the next refresh opens a fresh one: a restarted server, a replaced file)."""
+        source, self._source = self._source, None
+        if source is not None:
+            source.close()  # never raises: Ledger.close swallows a dead connection's error

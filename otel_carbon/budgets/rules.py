@@ -33,6 +33,7 @@ import json
 from typing import Any
 
 from otel_carbon import semconv as sc
+from otel_carbon.budgets.forecast import WEEK_S
 from otel_carbon.budgets.spec import BASE_UNITS, DIMENSIONS, Budget, BudgetFile, Period
 from otel_carbon.budgets.spec import yaml_module as _yaml
 
@@ -40,7 +41,6 @@ from otel_carbon.budgets.spec import yaml_module as _yaml
 METRICS: dict[str, str] = {"carbon": sc.PROM_CARBON, "energy": sc.PROM_ENERGY, "cost": sc.PROM_COST}
 #: Numerator of the per-request ratio, per anomaly kind.
 PER_REQUEST_NUMERATOR: dict[str, str] = {"carbon": sc.PROM_CARBON_PER_REQUEST + "_sum", "cost": sc.PROM_COST}
-WEEK_S = 7 * 86400
 RATE_INTERVALS = 5  # the rate window, in evaluation intervals
 
 
@@ -161,15 +161,17 @@ def _anomaly_records(budget: Budget, ids: dict[str, str], mine: str) -> list[dic
     return rules
 
 
-def _alert_labels(budget: Budget, **extra: str) -> dict[str, str]:
-    return {**budget.labels, **extra}
-
-
-def _annotations(budget: Budget, budgets: BudgetFile, summary: str, description: str) -> dict[str, str]:
+def _alert(
+    budget: Budget, budgets: BudgetFile, name: str, expr: str, wait: str, labels: dict[str, str], summary: str,
+    description: str,
+) -> dict[str, Any]:
+    """One alerting rule: ``wait`` names its ``for:`` (actual | forecast | anomaly); ``labels`` go after the
+    budget's own."""
     notes = {"summary": summary, "description": description, "budget": budget.name, "owner": budget.owner}
     if budgets.dashboard:
         notes["dashboard"] = f"{budgets.dashboard}?var-budget={budget.name}"
-    return notes
+    return {"alert": name, "expr": expr, "for": f"{budget.for_s[wait]}s", "labels": {**budget.labels, **labels},
+            "annotations": notes}
 
 
 def _value(kind: str) -> str:
@@ -184,34 +186,22 @@ def _threshold_alerts(budget: Budget, budgets: BudgetFile, kind: str, limit: flo
     alerts = []
     for share in budget.actual:
         level = limit * share
-        alerts.append({
-            "alert": sc.ALERT_BUDGET_ACTUAL,
-            "expr": f"{spend} >= {level!r}",
-            "for": f"{budget.for_s['actual']}s",
-            "labels": _alert_labels(
-                budget, kind=kind, severity="critical" if share >= 1 else "warning", threshold=_pct(share)
-            ),
-            "annotations": _annotations(
-                budget, budgets,
-                f"{what}: {_pct(share)} reached",
-                f"Spent {_value(kind)} this period, limit {human(limit, kind)} (threshold {_pct(share)} = "
-                f"{human(level, kind)}); owner {budget.owner}.",
-            ),
-        })
+        alerts.append(_alert(
+            budget, budgets, sc.ALERT_BUDGET_ACTUAL, f"{spend} >= {level!r}", "actual",
+            {"kind": kind, "severity": "critical" if share >= 1 else "warning", "threshold": _pct(share)},
+            f"{what}: {_pct(share)} reached",
+            f"Spent {_value(kind)} this period, limit {human(limit, kind)} (threshold {_pct(share)} = "
+            f"{human(level, kind)}); owner {budget.owner}.",
+        ))
     for share in budget.forecast:
         level = limit * share
-        alerts.append({
-            "alert": sc.ALERT_BUDGET_FORECAST,
-            "expr": f"{forecast} >= {level!r} and on(budget, kind) {spend} < {level!r}",
-            "for": f"{budget.for_s['forecast']}s",
-            "labels": _alert_labels(budget, kind=kind, severity="warning", threshold=_pct(share)),
-            "annotations": _annotations(
-                budget, budgets,
-                f"{what}: forecast to pass {_pct(share)} by period end",
-                f"Forecast at period end {_value(kind)}, limit {human(limit, kind)} (threshold {_pct(share)} = "
-                f"{human(level, kind)}; 7-day mean rate with its 14-day trend); owner {budget.owner}.",
-            ),
-        })
+        alerts.append(_alert(
+            budget, budgets, sc.ALERT_BUDGET_FORECAST, f"{forecast} >= {level!r} and on(budget, kind) {spend} < {level!r}",
+            "forecast", {"kind": kind, "severity": "warning", "threshold": _pct(share)},
+            f"{what}: forecast to pass {_pct(share)} by period end",
+            f"Forecast at period end {_value(kind)}, limit {human(limit, kind)} (threshold {_pct(share)} = "
+            f"{human(level, kind)}; 7-day mean rate with its 14-day trend); owner {budget.owner}.",
+        ))
     return alerts
 
 
@@ -222,20 +212,16 @@ def _anomaly_alerts(budget: Budget, budgets: BudgetFile, mine: str) -> list[dict
     for kind in anomaly.kinds:
         own = f'{{{mine},kind="{kind}"}}'
         unit = BASE_UNITS[kind]
-        alerts.append({
-            "alert": sc.ALERT_BUDGET_ANOMALY,
-            "expr": f"{sc.BUDGET_PER_REQUEST}{own} > {anomaly.factor!r} * {sc.BUDGET_PER_REQUEST_BASELINE}{own} "
+        alerts.append(_alert(
+            budget, budgets, sc.ALERT_BUDGET_ANOMALY,
+            f"{sc.BUDGET_PER_REQUEST}{own} > {anomaly.factor!r} * {sc.BUDGET_PER_REQUEST_BASELINE}{own} "
             f"and on(budget) {sc.BUDGET_REQUESTS}{{{mine}}} >= {anomaly.min_requests}",
-            "for": f"{budget.for_s['anomaly']}s",
-            "labels": _alert_labels(budget, severity="warning", kind=kind),
-            "annotations": _annotations(
-                budget, budgets,
-                f"{kind} per request of budget {budget.name} jumped above {anomaly.factor:g}x its baseline",
-                f"{kind} per request over the last {anomaly.window_s}s: {{{{ $value | humanize }}}}{unit} per call, "
-                f"more than {anomaly.factor:g}x its baseline (7-day mean or same time last week); a model swap, "
-                f"a cache turned off or a region change?  Owner {budget.owner}.",
-            ),
-        })
+            "anomaly", {"severity": "warning", "kind": kind},
+            f"{kind} per request of budget {budget.name} jumped above {anomaly.factor:g}x its baseline",
+            f"{kind} per request over the last {anomaly.window_s}s: {{{{ $value | humanize }}}}{unit} per call, "
+            f"more than {anomaly.factor:g}x its baseline (7-day mean or same time last week); a model swap, "
+            f"a cache turned off or a region change?  Owner {budget.owner}.",
+        ))
     return alerts
 
 

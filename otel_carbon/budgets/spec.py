@@ -31,6 +31,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from otel_carbon import semconv as sc
 from otel_carbon._documents import parse_yaml_or_json
 from otel_carbon._extras import missing_extra
 
@@ -38,12 +39,15 @@ from otel_carbon._extras import missing_extra
 #: ``OTEL_CARBON_DIMENSIONS`` keys with dots as underscores.  ``team``/``feature`` are ``app.team`` /
 #: ``app.feature``; ``service`` is ``service.name`` listed as a dimension.
 DIMENSIONS: dict[str, str] = {
-    "team": "app_team",
-    "feature": "app_feature",
-    "service": "service_name",
-    "model": "gen_ai_request_model",
-    "provider": "gen_ai_provider_name",
-    "zone": "sci_intensity_zone",
+    key: attribute.replace(".", "_")
+    for key, attribute in {
+        "team": "app.team",
+        "feature": "app.feature",
+        "service": sc.SERVICE_NAME,
+        "model": sc.DIM_MODEL,
+        "provider": sc.DIM_PROVIDER,
+        "zone": sc.DIM_ZONE,
+    }.items()
 }
 
 KINDS = ("carbon", "energy", "cost")

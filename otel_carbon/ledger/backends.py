@@ -56,9 +56,6 @@ class SQLiteBackend:
     def json_text(self, column: str, key: str) -> str:
         return f"json_extract({column}, '$.\"{key}\"')"
 
-    def day_bucket(self, column: str) -> str:
-        return f"({column} / 86400000000000)"
-
     def check(self, conn: Any) -> None:
         """``PRAGMA quick_check``: a damaged page raises :class:`LedgerCorrupt` before any total is read."""
         rows = conn.execute("PRAGMA quick_check").fetchall()
@@ -109,9 +106,6 @@ class PostgresBackend:
 
     def json_text(self, column: str, key: str) -> str:
         return f"({column} ->> '{key}')"
-
-    def day_bucket(self, column: str) -> str:
-        return f"({column} / 86400000000000)"
 
     def check(self, conn: Any) -> None:
         """PostgreSQL checks its own pages (checksums, WAL); nothing to do here."""

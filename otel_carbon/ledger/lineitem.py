@@ -31,6 +31,8 @@ SCOPE2, SCOPE3_CAT1 = LEDGER_SCOPES
 DEFAULT_SCOPES: Mapping[str, str] = {"local": SCOPE2, "cloud": SCOPE3_CAT1, "hosted": SCOPE3_CAT1}
 #: Dimensions that have their own ledger column (the rest go to the ``dimensions`` JSON).
 _COLUMN_DIMENSIONS = frozenset({sc.DIM_PROVIDER, sc.DIM_MODEL, sc.DIM_ZONE, sc.DIM_METHOD})
+#: How many (provider, model, endpoint) placements are remembered (cleared when full).
+_MAX_PLACEMENTS = 4096
 
 
 class LineItems:
@@ -47,27 +49,35 @@ class LineItems:
         self._local_endpoints = local_endpoints
         self._recorded_by = recorded_by
         self._catalogue: Catalogue | None = None  # loaded on the writer thread, at the first call
+        #: (provider, model, address, port) -> ran here?  Fixed by the catalogue and the local endpoints.
+        self._placements: dict[tuple[str | None, ...], bool] = {}
 
     def supply(self, call: CountedCall) -> str:
         """``local``, ``cloud`` or ``hosted`` (see the module docstring)."""
         carbon, attributes = call.carbon, call.attributes
         local = carbon.get(sc.SCI_ENERGY_METHOD) == "measured"
         if not local and not carbon.get(sc.SCI_PROXIED):
-            if self._catalogue is None:
-                self._catalogue = Catalogue.default()
             provider = sc.first_present(attributes, sc.PROVIDER_KEYS)
             model = sc.first_present(attributes, sc.MODEL_KEYS)
-            local = place_call(
-                str(provider) if provider is not None else None,
-                str(model) if model is not None else None,
-                attributes.get(sc.SERVER_ADDRESS),
-                attributes.get(sc.SERVER_PORT),
-                catalogue=self._catalogue,
-                local_endpoints=self._local_endpoints,
-            ).local
+            address, port = attributes.get(sc.SERVER_ADDRESS), attributes.get(sc.SERVER_PORT)
+            key = (_text(provider), _text(model), address if isinstance(address, str) else None, _text(port))
+            found = self._placements.get(key)
+            if found is None:
+                found = self._place(*key)
+                if len(self._placements) >= _MAX_PLACEMENTS:
+                    self._placements.clear()
+                self._placements[key] = found
+            local = found
         if not local:
             return "hosted"
         return "cloud" if call.resource.get(sc.CLOUD_PROVIDER) else "local"
+
+    def _place(self, provider: str | None, model: str | None, address: str | None, port: str | None) -> bool:
+        """Whether a call to this endpoint ran here (:func:`~otel_carbon.locality.place_call`)."""
+        if self._catalogue is None:
+            self._catalogue = Catalogue.default()
+        return place_call(provider, model, address, port, catalogue=self._catalogue,
+                          local_endpoints=self._local_endpoints).local
 
     def row(self, call: CountedCall) -> tuple[Any, ...]:
         """The line item of ``call``."""

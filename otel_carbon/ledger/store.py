@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from otel_carbon import semconv as sc
 from otel_carbon.ledger import schema as sch
 from otel_carbon.ledger.backends import SAFE_KEY, PostgresBackend, SQLiteBackend, backend_for
 from otel_carbon.ledger.errors import LedgerCorrupt, LedgerError, LedgerQueryError, LedgerSchemaTooNew
@@ -25,17 +26,17 @@ _DAY_NS = 86_400_000_000_000
 #: Report/query key → ledger column (keys not here are configured dimensions, read from the JSON column).
 COLUMN_KEYS: dict[str, str] = {
     "provider": "provider",
-    "gen_ai.provider.name": "provider",
+    sc.DIM_PROVIDER: "provider",
     "model": "model",
-    "gen_ai.request.model": "model",
+    sc.DIM_MODEL: "model",
     "zone": "zone",
-    "sci.intensity.zone": "zone",
+    sc.DIM_ZONE: "zone",
     "service": "service",
-    "service.name": "service",
+    sc.SERVICE_NAME: "service",
     "scope": "scope",
     "supply": "supply",
     "method": "energy_method",
-    "sci.energy.method": "energy_method",
+    sc.DIM_METHOD: "energy_method",
     "model_match": "model_match",
     "intensity_source": "intensity_source",
     "boundary": "boundary",
@@ -293,7 +294,7 @@ class Ledger:
     def group_expression(self, key: str) -> str:
         """The SQL expression of a group/filter key (see :data:`COLUMN_KEYS`, :data:`DIMENSION_ALIASES`)."""
         if key == DAY:
-            return self.backend.day_bucket("end_time_ns")
+            return f"(end_time_ns / {_DAY_NS})"  # integer division in both databases: days since the epoch
         if key in COLUMN_KEYS:
             return COLUMN_KEYS[key]
         dimension = DIMENSION_ALIASES.get(key, key)

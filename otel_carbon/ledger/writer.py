@@ -68,13 +68,7 @@ class _Drops:
     def add(self, reason: str, count: int, first_ns: int, last_ns: int) -> None:
         with self._lock:
             self.total += count
-            entry = self._open.get(reason)
-            if entry is None:
-                self._open[reason] = [count, first_ns, last_ns]
-            else:
-                entry[0] += count
-                entry[1] = min(entry[1], first_ns)
-                entry[2] = max(entry[2], last_ns)
+            self._merge(reason, count, first_ns, last_ns)
 
     def take(self) -> dict[str, list[int]]:
         with self._lock:
@@ -82,12 +76,16 @@ class _Drops:
         return taken
 
     def give_back(self, taken: dict[str, list[int]]) -> None:
-        for reason, (count, first, last) in taken.items():
-            with self._lock:
-                entry = self._open.setdefault(reason, [0, first, last])
-                entry[0] += count
-                entry[1] = min(entry[1], first)
-                entry[2] = max(entry[2], last)
+        with self._lock:
+            for reason, (count, first, last) in taken.items():
+                self._merge(reason, count, first, last)
+
+    def _merge(self, reason: str, count: int, first_ns: int, last_ns: int) -> None:
+        """Fold a drop into the open entry of ``reason`` (the caller holds the lock)."""
+        entry = self._open.setdefault(reason, [0, first_ns, last_ns])
+        entry[0] += count
+        entry[1] = min(entry[1], first_ns)
+        entry[2] = max(entry[2], last_ns)
 
 
 class LedgerSink:

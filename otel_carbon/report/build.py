@@ -18,7 +18,8 @@ from otel_carbon.ledger.lineitem import DEFAULT_SCOPES, SCOPE2, SCOPE3_CAT1
 from otel_carbon.ledger.store import DAY, GroupTotals, Ledger
 from otel_carbon.report.period import Period
 
-_J_PER_WH = sci.JOULES_PER_KWH / 1000.0
+#: Joules in one watt-hour (reports show energy in Wh).
+J_PER_WH = sci.JOULES_PER_KWH / 1000.0
 
 #: The documented columns of a report row (CSV header after the group keys; JSON row fields).
 COLUMNS: tuple[str, ...] = (
@@ -76,7 +77,7 @@ def figures(t: GroupTotals) -> dict[str, Any]:
         "cost_unknown_calls": t.cost_unknown_calls,
         "sci_per_request_g": _ratio(t.carbon_g, t.calls),
         "sci_per_1k_tokens_g": _ratio(t.carbon_g, tokens / 1000),
-        "tokens_per_wh": _ratio(tokens, t.energy_j / _J_PER_WH),
+        "tokens_per_wh": _ratio(tokens, t.energy_j / J_PER_WH),
         "measured_share": _ratio(t.measured_calls, t.calls),
         "fallback_intensity_share": _ratio(t.fallback_calls, t.calls),
     }

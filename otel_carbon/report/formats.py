@@ -12,7 +12,7 @@ import io
 import json
 from typing import Any
 
-from otel_carbon.report.build import COLUMNS, Report
+from otel_carbon.report.build import COLUMNS, J_PER_WH, Report
 
 
 def to_json(report: Report) -> str:
@@ -57,7 +57,7 @@ def to_table(report: Report) -> str:
         f"otel-carbon report {report.period.label}  ({report.ledger})",
         "",
         f"calls {number(t['calls'])}   tokens in/out {number(t['input_tokens'])}/{number(t['output_tokens'])}   "
-        f"energy {number(t['energy_j'] / 3600)} Wh   carbon {number(t['carbon_g'])} g "
+        f"energy {number(t['energy_j'] / J_PER_WH)} Wh   carbon {number(t['carbon_g'])} g "
         f"[{number(t['carbon_low_g'])}–{number(t['carbon_high_g'])}]   cost {number(t['cost_usd'])} USD",
         f"SCI {number(t['sci_per_request_g'])} g/request, {number(t['sci_per_1k_tokens_g'])} g/1k tokens; "
         f"{number(t['tokens_per_wh'])} tokens/Wh",
@@ -70,14 +70,14 @@ def to_table(report: Report) -> str:
         f"Scope 3 cat. 1 (hosted, cloud): {number(s['scope3_cat1']['operational_g'])} g operational "
         f"({s['scope3_cat1']['calls']:,} calls)",
         f"Embodied (shown apart): {number(s['embodied_g'])} g",
-        f"Data quality: measured {_share(q['measured_share_calls'])} of calls, fallback intensity "
-        f"{_share(q['fallback_intensity_share_calls'])}; dropped calls {report.missing['dropped_calls']:,}",
+        f"Data quality: measured {share(q['measured_share_calls'])} of calls, fallback intensity "
+        f"{share(q['fallback_intensity_share_calls'])}; dropped calls {report.missing['dropped_calls']:,}",
     ]
     if report.by:
         header = [*report.by, "calls", "energy Wh", "operational g", "embodied g", "carbon g", "cost USD",
                   "g/request"]
         body = [[str(r.get(k)) for k in report.by] + [
-            number(r["calls"]), number(r["energy_j"] / 3600), number(r["operational_g"]), number(r["embodied_g"]),
+            number(r["calls"]), number(r["energy_j"] / J_PER_WH), number(r["operational_g"]), number(r["embodied_g"]),
             number(r["carbon_g"]), number(r["cost_usd"]), number(r["sci_per_request_g"])] for r in report.rows]
         widths = [max(len(x) for x in col) for col in zip(header, *body)]
         lines += ["", "  ".join(h.ljust(w) for h, w in zip(header, widths))]
@@ -85,5 +85,6 @@ def to_table(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _share(value: float | None) -> str:
+def share(value: float | None) -> str:
+    """A 0..1 share for people: ``12.5 %``, ``n/a`` for None."""
     return "n/a" if value is None else f"{100 * value:.1f} %"

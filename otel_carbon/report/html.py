@@ -11,8 +11,8 @@ from html import escape
 from typing import Any
 
 from otel_carbon.report import charts
-from otel_carbon.report.build import Report
-from otel_carbon.report.formats import number, percent
+from otel_carbon.report.build import J_PER_WH, Report
+from otel_carbon.report.formats import number, percent, share
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;max-width:60rem;margin:2rem auto;
@@ -44,10 +44,6 @@ def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
 
 
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
-
-
 def to_html(report: Report) -> str:
     t, s, q, m = report.totals, report.scopes, report.quality, report.missing
     change = report.change_percent
@@ -59,23 +55,23 @@ def to_html(report: Report) -> str:
         '<div class="cards">',
         _card(f"{number(t['carbon_g'])} g", f"CO2e ({number(t['carbon_low_g'])}–{number(t['carbon_high_g'])}); "
               f"{percent(change['carbon_g'])}"),
-        _card(f"{number(t['energy_j'] / 3600)} Wh", f"energy; {percent(change['energy_j'])}"),
+        _card(f"{number(t['energy_j'] / J_PER_WH)} Wh", f"energy; {percent(change['energy_j'])}"),
         _card(number(t["calls"]), f"calls; {percent(change['calls'])}"),
         _card(f"{number(t['cost_usd'])} USD", f"cost; {percent(change['cost_usd'])}"),
         _card(f"{number(t['sci_per_request_g'])} g", "SCI per request"),
         _card(f"{number(t['sci_per_1k_tokens_g'])} g", "SCI per 1k tokens"),
         _card(number(t["tokens_per_wh"]), "tokens per Wh"),
-        _card(_share(q["measured_share_calls"]), "of calls measured"),
+        _card(share(q["measured_share_calls"]), "of calls measured"),
         "</div>",
         "<h2>Scopes</h2>",
         _table(["", "calls", "energy Wh", "operational g CO2e", "embodied g CO2e (apart)"], [
-            ["Scope 2 — location-based", number(s["scope2"]["calls"]), number(s["scope2"]["energy_j"] / 3600),
+            ["Scope 2 — location-based", number(s["scope2"]["calls"]), number(s["scope2"]["energy_j"] / J_PER_WH),
              number(s["scope2"]["location_based_g"]), number(s["scope2"]["embodied_g"])],
             ["Scope 2 — market-based", "", "", number(s["scope2"]["market_based_g"]), ""],
-            ["Scope 3 category 1", number(s["scope3_cat1"]["calls"]), number(s["scope3_cat1"]["energy_j"] / 3600),
+            ["Scope 3 category 1", number(s["scope3_cat1"]["calls"]), number(s["scope3_cat1"]["energy_j"] / J_PER_WH),
              number(s["scope3_cat1"]["operational_g"]), number(s["scope3_cat1"]["embodied_g"])],
         ]),
-        f'<p class="note">Market-based factors cover {_share(s["scope2"]["market_factor_coverage"])} of Scope 2 '
+        f'<p class="note">Market-based factors cover {share(s["scope2"]["market_factor_coverage"])} of Scope 2 '
         "energy; see the methodology.</p>",
         '<div class="chart">' + charts.scope_split(s["scope2"]["location_based_g"], s["scope2"]["market_based_g"],
                                                      s["scope3_cat1"]["operational_g"], s["embodied_g"]) + "</div>",
@@ -94,21 +90,21 @@ def to_html(report: Report) -> str:
             [*report.by, "calls", "tokens", "energy Wh", "operational g", "embodied g", "carbon g", "cost USD",
              "g/request", "tokens/Wh", "measured"],
             [[str(r.get(k)) for k in report.by] + [
-                number(r["calls"]), number(r["input_tokens"] + r["output_tokens"]), number(r["energy_j"] / 3600),
+                number(r["calls"]), number(r["input_tokens"] + r["output_tokens"]), number(r["energy_j"] / J_PER_WH),
                 number(r["operational_g"]), number(r["embodied_g"]), number(r["carbon_g"]), number(r["cost_usd"]),
-                number(r["sci_per_request_g"]), number(r["tokens_per_wh"]), _share(r["measured_share"])]
+                number(r["sci_per_request_g"]), number(r["tokens_per_wh"]), share(r["measured_share"])]
              for r in report.rows]))
     parts += [
         "<h2>Energy by layer</h2>",
-        _table(["layer", "Wh"], [[name, number(t[key] / 3600)] for name, key in (
+        _table(["layer", "Wh"], [[name, number(t[key] / J_PER_WH)] for name, key in (
             ("accelerator", "energy_accelerator_j"), ("host (CPU, DRAM)", "energy_host_j"),
             ("idle fleet share", "energy_idle_j"), ("data-centre overhead (PUE)", "energy_overhead_j"),
             ("total", "energy_j"))]),
         "<h2>Data quality</h2>",
         _table(["indicator", "value"], [
-            ["calls measured / estimated", f"{_share(q['measured_share_calls'])} / {number(q['estimated_calls'])} calls"],
-            ["carbon from measured calls", _share(q["measured_share_carbon"])],
-            ["calls on fallback (static) intensity", _share(q["fallback_intensity_share_calls"])],
+            ["calls measured / estimated", f"{share(q['measured_share_calls'])} / {number(q['estimated_calls'])} calls"],
+            ["carbon from measured calls", share(q["measured_share_carbon"])],
+            ["calls on fallback (static) intensity", share(q["fallback_intensity_share_calls"])],
             ["model match of estimates", ", ".join(f"{k}: {v}" for k, v in q["model_match_of_estimates"].items())
              or "n/a"],
             ["calls dropped by the writer", number(m["dropped_calls"])],

@@ -6,10 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from otel_carbon.report.build import Report
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
+from otel_carbon.report.formats import share
 
 
 def methodology_sections(report: Report) -> list[dict[str, Any]]:
@@ -39,7 +36,7 @@ def methodology_sections(report: Report) -> list[dict[str, Any]]:
         ]),
         ("Energy: measured and estimated", [
             f"Measured calls (NVML GPU energy counters, RAPL or a CPU power model on this site): "
-            f"{_pct(quality['measured_share_calls'])} of calls, {_pct(quality['measured_share_carbon'])} of carbon.",
+            f"{share(quality['measured_share_calls'])} of calls, {share(quality['measured_share_carbon'])} of carbon.",
             "Estimated calls (hosted APIs): energy per token from a model catalogue and a fit to open "
             "measurements (ML.ENERGY benchmark, Apache-2.0), host/idle/PUE layers from Google's 2025 measured "
             "split (Elsworth et al., arXiv:2508.15734) and providers' published PUE. Model match of the estimates: "
@@ -51,8 +48,8 @@ def methodology_sections(report: Report) -> list[dict[str, Any]]:
             "Location-based intensity per zone, in gCO2e/kWh, from the sources: "
             + (", ".join(f"{k} ({v} calls)" for k, v in quality["intensity_sources"].items()) or "none") + ".",
             f"Calls priced at the static annual fallback because no live value was available: "
-            f"{_pct(quality['fallback_intensity_share_calls'])} of calls, "
-            f"{_pct(quality['fallback_intensity_share_carbon'])} of carbon. The static table: Our World in Data / "
+            f"{share(quality['fallback_intensity_share_calls'])} of calls, "
+            f"{share(quality['fallback_intensity_share_carbon'])} of carbon. The static table: Our World in Data / "
             "Ember (CC BY 4.0) per country, Google region-carbon-info (Apache-2.0) per cloud region.",
         ]),
         ("Scopes (GHG Protocol)", [
@@ -63,7 +60,7 @@ def methodology_sections(report: Report) -> list[dict[str, Any]]:
             "Scope 2 location-based = the grid-average operational emissions above. Scope 2 market-based = "
             "Scope 2 energy × the contractual emission factors supplied for this report ("
             + (", ".join(f"{z}: {f:g} gCO2e/kWh" for z, f in factors.items()) or "none supplied")
-            + f"); covered share of Scope 2 energy: {_pct(scopes['scope2']['market_factor_coverage'])}. Zones "
+            + f"); covered share of Scope 2 energy: {share(scopes['scope2']['market_factor_coverage'])}. Zones "
             "without a factor fall back to the location-based figure: "
             + (", ".join(scopes["scope2"]["market_fallback_zones"]) or "none") + ".",
             f"Embodied emissions (hardware manufacture, {totals['embodied_g']:.6g} g) are shown apart from the "
