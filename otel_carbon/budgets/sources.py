@@ -9,7 +9,6 @@ a silent 0).  Prometheus: ``sum(increase(METRIC{selector}[range] @ end))`` over 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 from otel_carbon import semconv as sc
 from otel_carbon.budgets.rules import METRICS, selector
 from otel_carbon.budgets.spec import Budget
-from otel_carbon.config import env_var
+from otel_carbon.ledger.url import configured_url
 
 
 class SourceError(RuntimeError):
@@ -137,7 +136,7 @@ def open_source(prometheus: str | None = None, ledger: str | None = None) -> Pro
     if prometheus is not None and ledger is not None:
         raise SourceError("give one of --prometheus URL or --ledger URL, not both")
     if prometheus is None and ledger is None:
-        ledger = os.environ.get(env_var("ledger"), "").strip() or None
+        ledger = configured_url()
         if ledger is None:
             raise SourceError("give --prometheus URL or --ledger URL (or set OTEL_CARBON_LEDGER)")
     return PrometheusSource(prometheus) if prometheus is not None else LedgerSource(ledger or "")

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from otel_carbon._extras import MissingExtraError
 from otel_carbon._usage import usage_error
-from otel_carbon.config import env_var
 
 FORMATS = ("table", "csv", "json", "html", "if-manifest")
 
@@ -56,9 +54,10 @@ def _factors(raw: list[str]) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     from otel_carbon.ledger import LedgerError, open_ledger
+    from otel_carbon.ledger.url import configured_url
     from otel_carbon.report.period import PeriodError, parse_period, period_between
 
-    url = args.ledger or os.environ.get(env_var("ledger"), "").strip()
+    url = args.ledger or configured_url()
     if not url:
         return usage_error("report", "--ledger URL is required (or set OTEL_CARBON_LEDGER)")
     try:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from otel_carbon.config import env_var
 from otel_carbon.ledger.errors import LedgerURLError
 
 SQLITE = "sqlite"
@@ -25,6 +27,12 @@ class LedgerURL:
         if self.backend == SQLITE:
             return f"sqlite:///{self.target}"
         return redact(self.target)
+
+
+def configured_url() -> str | None:
+    """The ledger URL the environment names (``OTEL_CARBON_LEDGER``), or ``None``: the default of the
+    commands that read a ledger."""
+    return os.environ.get(env_var("ledger"), "").strip() or None
 
 
 def redact(url: str) -> str:
