@@ -258,6 +258,11 @@ DIM_MODEL: Final = "gen_ai.request.model"
 DIM_ZONE: Final = SCI_INTENSITY_ZONE
 DIM_METHOD: Final = SCI_ENERGY_METHOD
 DIM_TOKEN_TYPE: Final = "gen_ai.token.type"
+# Conventional names of the application dimensions users configure most (OTEL_CARBON_DIMENSIONS, baggage);
+# the budgets' selectors and the ledger's group keys know them by their short names team, feature, tier.
+DIM_APP_TEAM: Final = "app.team"
+DIM_APP_FEATURE: Final = "app.feature"
+DIM_APP_USER_TIER: Final = "app.user.tier"
 HW_ID: Final = "hw.id"
 HW_TYPE: Final = "hw.type"
 HW_NAME: Final = "hw.name"

@@ -41,8 +41,8 @@ from otel_carbon._extras import missing_extra
 DIMENSIONS: dict[str, str] = {
     key: attribute.replace(".", "_")
     for key, attribute in {
-        "team": "app.team",
-        "feature": "app.feature",
+        "team": sc.DIM_APP_TEAM,
+        "feature": sc.DIM_APP_FEATURE,
         "service": sc.SERVICE_NAME,
         "model": sc.DIM_MODEL,
         "provider": sc.DIM_PROVIDER,

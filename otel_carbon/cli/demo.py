@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("demo", "--repeat must be between 1 and 1000")
     try:
         settings = CarbonSettings.from_env(
-            zone=args.zone or os.environ.get(env_var("zone")) or "DE", dimensions=("app.feature",)
+            zone=args.zone or os.environ.get(env_var("zone")) or "DE", dimensions=(sc.DIM_APP_FEATURE,)
         )
     except ConfigError as exc:
         return usage_error("demo", str(exc))
@@ -202,7 +202,7 @@ def _attributes(call: SampleCall) -> dict[str, Any]:
         sc.GEN_AI_REQUEST_MODEL: call.model,
         sc.GEN_AI_USAGE_INPUT_TOKENS: call.input_tokens,
         sc.SERVER_ADDRESS: call.server_address,
-        "app.feature": call.feature,
+        sc.DIM_APP_FEATURE: call.feature,
     }
     if call.operation != "embeddings":
         attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = call.output_tokens

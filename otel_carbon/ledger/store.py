@@ -43,7 +43,7 @@ COLUMN_KEYS: dict[str, str] = {
     "operation": "operation",
 }
 #: Short names of common configured dimensions.
-DIMENSION_ALIASES: dict[str, str] = {"team": "app.team", "feature": "app.feature", "tier": "app.user.tier"}
+DIMENSION_ALIASES: dict[str, str] = {"team": sc.DIM_APP_TEAM, "feature": sc.DIM_APP_FEATURE, "tier": sc.DIM_APP_USER_TIER}
 #: Group key for calendar days (UTC); its group value is the ISO date.
 DAY = "day"
 
