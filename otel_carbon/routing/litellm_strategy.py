@@ -134,6 +134,8 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         self._default_output = default_output_tokens
         self._recorder = recorder or default_recorder()
         self._carbon = CarbonRouter(intensity=intensity, settings=settings, catalogue=catalogue)
+        # Per model group: LiteLLM's entries (the same objects until the model_list changes) and their descriptions.
+        self._described: dict[str, tuple[list[Mapping[str, Any]], list[Deployment]]] = {}
 
     def install(self, *, observe_latency: bool = True) -> CarbonRoutingStrategy:
         """Make this the router's strategy (``Router.set_custom_routing_strategy``); returns self.
@@ -181,10 +183,10 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         """The ``model_list`` entry to call; raises ``NoDeploymentError`` when none meets the limits."""
         entries = self._entries(model, bool(specific_deployment))
         if len(entries) == 1 and specific_deployment:
-            return entries[0]
+            return dict(entries[0])
         constraints = self._constraints(request_kwargs)
         try:
-            described = [deployment_of(entry) for entry in entries]
+            described = self._describe(model, entries)
             tokens = estimate_tokens(messages, input, request_kwargs, self._default_output)
             decision = self._carbon.choose(*tokens, constraints, deployments=self._available(described))
         except NoDeploymentError:
@@ -193,12 +195,12 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
             if constraints.allowed_regions:  # residency cannot be shown: never guess
                 raise
             log_once(_logger, f"routing.litellm.{model}", "otel-carbon: cannot route %s by carbon: %s", model, exc)
-            return entries[0]
+            return dict(entries[0])
         self._recorder.decision(decision)
-        return entries[[d.name for d in described].index(decision.chosen.name)]
+        return dict(entries[[d.name for d in described].index(decision.chosen.name)])
 
-    def _entries(self, model: str, specific: bool) -> list[dict[str, Any]]:
-        entries = [dict(e) for e in self.router.get_model_list(model_name=model) or []]
+    def _entries(self, model: str, specific: bool) -> list[Mapping[str, Any]]:
+        entries: list[Mapping[str, Any]] = list(self.router.get_model_list(model_name=model) or [])
         if not entries or specific:
             found = self.router.get_deployment(model_id=model)
             if found is not None:
@@ -206,6 +208,19 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         if not entries:
             raise ValueError(f"otel-carbon routing: no deployment for model {model!r}")
         return entries
+
+    def _describe(self, model: str, entries: list[Mapping[str, Any]]) -> list[Deployment]:
+        """:func:`deployment_of` each entry, once per model group while its entries stay the same.
+
+        ``set_model_list`` / ``upsert_deployment`` replace entries, so a changed group is described anew
+        (the comparison is by identity first, so an unchanged group costs one pass over its entries).
+        """
+        cached = self._described.get(model)
+        if cached is not None and cached[0] == entries:
+            return cached[1]
+        described = [deployment_of(entry) for entry in entries]
+        self._described[model] = (entries, described)
+        return described
 
     def _constraints(self, request_kwargs: Mapping[str, Any] | None) -> Constraints:
         metadata = (request_kwargs or {}).get("metadata") or {}
