@@ -264,6 +264,24 @@ def neso_fw48h(values: tuple[float, ...] = (186.0, 150.0, 120.0, 140.0)) -> dict
     return {"data": [neso_item(HALF + timedelta(minutes=30 * i), v) for i, v in enumerate(values)]}
 
 
+def serve_neso_now(
+    server: LoopbackServer,
+    national: tuple[float, float | None] = (186.0, 190.0),
+    forecast: tuple[float, ...] = (186.0, 150.0, 120.0, 140.0),
+) -> tuple[datetime, datetime]:
+    """NESO ``/intensity`` (forecast, actual) and ``fw48h`` on ``server`` from the wall clock's half hour.
+
+    For commands that read the real time.  Returns (now, the half hour the data starts at).
+    """
+    now = datetime.now(timezone.utc)
+    server.server_time = now
+    half = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+    server.route(r"/intensity", Reply(body={"data": [neso_item(half, *national)]}))
+    points = [neso_item(half + timedelta(minutes=30 * i), v) for i, v in enumerate(forecast)]
+    server.route(r"/intensity/[^/]+/fw48h", Reply(body={"data": points}))
+    return now, half
+
+
 def neso_regional(region: int = 13, value: float = 179.0) -> dict[str, Any]:
     """``/regional/regionid/{id}``: ``{data: [{regionid, dnoregion, shortname, data: [...]}]}``."""
     item = neso_item(HALF, value)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from google.protobuf.json_format import MessageToJson
-from intensity_support import LoopbackServer, Reply, neso_fw48h, neso_national
+from intensity_support import LoopbackServer, serve_neso_now
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -158,18 +157,7 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, argv):
 def test_cli_defers_on_a_live_forecast(capsys, monkeypatch):
     """NESO (keyless) on loopback: 190 g now, 120 g in an hour → defer with the window."""
     with LoopbackServer() as server:
-        server.server_time = datetime.now(timezone.utc)
-        now_half = server.server_time.replace(minute=0 if server.server_time.minute < 30 else 30, second=0,
-                                              microsecond=0)
-        national = neso_national(186.0, 190.0)
-        national["data"][0]["from"] = now_half.strftime("%Y-%m-%dT%H:%MZ")
-        forecast = neso_fw48h((186.0, 150.0, 120.0, 140.0))
-        for i, item in enumerate(forecast["data"]):
-            start = now_half.timestamp() + 1800 * i
-            item["from"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(start))
-            item["to"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(start + 1800))
-        server.route(r"/intensity", Reply(body=national))
-        server.route(r"/intensity/[^/]+/fw48h", Reply(body=forecast))
+        serve_neso_now(server, (186.0, 190.0), (186.0, 150.0, 120.0, 140.0))
         monkeypatch.setenv("OTEL_CARBON_INTENSITY_PROVIDERS", "neso")
         monkeypatch.setenv("OTEL_CARBON_NESO_BASE_URL", server.url)
         # 10 kWh: 1.9 kg now → 0.53 points/kg; 1.2 kg at 120 g → 0.83 ≥ 0.7

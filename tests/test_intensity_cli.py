@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from intensity_support import LoopbackServer, Reply, neso_fw48h, neso_national, refused_url
+from intensity_support import LoopbackServer, refused_url, serve_neso_now
 
 from otel_carbon.cli import main
 from otel_carbon.intensity.static import StaticIntensity
@@ -66,19 +64,7 @@ def test_live_provider_with_forecast_and_best_window(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with LoopbackServer() as server:
-        server.server_time = datetime.now(timezone.utc)
-        now_half = server.server_time.replace(
-            minute=0 if server.server_time.minute < 30 else 30, second=0, microsecond=0
-        )
-        national = neso_national(186.0, 190.0)
-        national["data"][0]["from"] = now_half.strftime("%Y-%m-%dT%H:%MZ")
-        forecast = neso_fw48h((186.0, 150.0, 120.0, 140.0))
-        for i, item in enumerate(forecast["data"]):
-            start = now_half.timestamp() + 1800 * i
-            item["from"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(start))
-            item["to"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(start + 1800))
-        server.route(r"/intensity", Reply(body=national))
-        server.route(r"/intensity/[^/]+/fw48h", Reply(body=forecast))
+        serve_neso_now(server, (186.0, 190.0), (186.0, 150.0, 120.0, 140.0))
         monkeypatch.setenv("OTEL_CARBON_INTENSITY_PROVIDERS", "neso")
         monkeypatch.setenv("OTEL_CARBON_NESO_BASE_URL", server.url)
         code, report = _run(capsys, "--zone", "GB", "--forecast", "--duration", "30", "--within", "2")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from intensity_support import API_KEY, LoopbackServer, Reply, iso, neso_item
+from intensity_support import API_KEY, LoopbackServer, Reply, iso, serve_neso_now
 
 from otel_carbon.cli import main
 
@@ -126,19 +126,10 @@ def test_route_bad_file_or_unmet_constraints_exit_2_with_one_line(capsys, tmp_pa
 # --- run --------------------------------------------------------------------------------
 
 
-def _half(now: datetime) -> datetime:
-    return now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
-
-
 def test_run_plans_the_neso_dip(capsys, monkeypatch) -> None:
-    now = datetime.now(timezone.utc)
-    half = _half(now)
     values = (210.0, 190.0, 170.0, 60.0, 150.0, 220.0, 230.0, 240.0)  # the dip: the fourth half hour
     with LoopbackServer() as server:
-        server.server_time = now
-        server.route(r"/intensity", Reply(body={"data": [neso_item(half, 210.0, 205.0)]}))
-        server.route(r"/intensity/[^/]+/fw48h",
-                     Reply(body={"data": [neso_item(half + timedelta(minutes=30 * i), v) for i, v in enumerate(values)]}))
+        now, half = serve_neso_now(server, (210.0, 205.0), values)
         monkeypatch.setenv("OTEL_CARBON_INTENSITY_PROVIDERS", "neso")
         monkeypatch.setenv("OTEL_CARBON_NESO_BASE_URL", server.url)
         code, plan, _ = _json_out(capsys, "run", "--zone", "GB", "--within", "4h", "--duration", "30m", "--dry-run",
