@@ -13,13 +13,12 @@ from typing import Any
 
 from otel_carbon._usage import usage_error
 from otel_carbon.cli._numbers import whole_number
+from otel_carbon.cli._where import location_arg
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage
 from otel_carbon.footprint import Footprint, compute_footprint, resolve_zone
 from otel_carbon.intensity.cache import IntensityCache
-from otel_carbon.intensity.static import check_zone
-from otel_carbon.intensity.zones import parse_region, zone_for_region
 from otel_carbon.sci import Boundary, Range
 
 
@@ -54,18 +53,12 @@ def run(args: argparse.Namespace) -> int:
         catalogue.check_provider(args.provider)
     except ValueError as exc:
         return _fail(f"--provider: {exc}")
-    try:
-        zone = check_zone(args.zone) if args.zone else None
-    except ValueError as exc:
-        return _fail(f"--zone: {exc}")
-    if args.region:
+    if args.zone or args.region:
         try:
-            zone = zone_for_region(*parse_region(args.region))
+            zone = location_arg(args).zone
         except ValueError as exc:
-            return _fail(f"--region: {exc}")
-        if zone is None:
-            return _fail(f"--region: unknown cloud region {args.region!r}")
-    if zone is None:
+            return _fail(str(exc))
+    else:
         zone = resolve_zone(settings, catalogue, args.provider, local=False)
     usage = TokenUsage(
         input=args.input_tokens, output=args.output_tokens, cached_input=args.cached_input_tokens

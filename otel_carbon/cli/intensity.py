@@ -22,9 +22,10 @@ from typing import Any
 
 from otel_carbon._usage import usage_error
 from otel_carbon.cli._numbers import positive
+from otel_carbon.cli._where import location_arg
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import build_intensity, refresh_now
-from otel_carbon.intensity.zones import Location, location_of
+from otel_carbon.intensity.zones import Location
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +49,7 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = CarbonSettings.from_env()
-        location = _location(args)
+        location = location_arg(args)
         cache = build_intensity(settings, start=False)
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc))
@@ -59,13 +60,6 @@ def run(args: argparse.Namespace) -> int:
         cache.close()
     print(json.dumps(report, sort_keys=True) if args.json else _text(report))
     return 0
-
-
-def _location(args: argparse.Namespace) -> Location:
-    try:
-        return location_of(args.zone, args.region)
-    except ValueError as exc:
-        raise ValueError(f"{'--zone' if args.zone else '--region'}: {exc}") from None
 
 
 def _report(cache: Any, location: Location, args: argparse.Namespace) -> dict[str, Any]:

@@ -26,10 +26,10 @@ from typing import Any
 from otel_carbon import sci
 from otel_carbon._usage import usage_error
 from otel_carbon.cli._numbers import non_negative, positive
+from otel_carbon.cli._where import location_arg
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.gates.retrain import RetrainDecision, decide, energy_from_otlp_json
 from otel_carbon.intensity.factory import build_intensity, refresh_now
-from otel_carbon.intensity.zones import Location, location_of
 
 #: Exit code per decision (2 is bad input).
 EXIT_CODES = {"retrain": 0, "defer": 75, "skip": 99}
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--span-name needs --from-spans")
     try:
         settings = CarbonSettings.from_env()
-        location = _location(args)
+        location = location_arg(args)
         energy_j = (args.energy_kwh * sci.JOULES_PER_KWH if args.energy_kwh is not None
                     else energy_from_otlp_json(args.from_spans, args.span_name))
     except (ConfigError, ValueError) as exc:
@@ -102,13 +102,6 @@ def run(args: argparse.Namespace) -> int:
             tracer_provider.shutdown()
     print(json.dumps(decision.to_json(), sort_keys=True) if args.json else _text(decision))
     return EXIT_CODES[decision.decision]
-
-
-def _location(args: argparse.Namespace) -> Location:
-    try:
-        return location_of(args.zone, args.region)
-    except ValueError as exc:
-        raise ValueError(f"{'--zone' if args.zone else '--region'}: {exc}") from None
 
 
 def _tracer_provider() -> Any:
