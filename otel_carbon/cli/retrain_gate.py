@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from otel_carbon import sci
 from otel_carbon._usage import usage_error
-from otel_carbon.cli._numbers import non_negative, positive
+from otel_carbon.cli._numbers import duration, non_negative, positive
 from otel_carbon.cli._where import location_arg
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.gates.retrain import RetrainDecision, decide, energy_from_otlp_json
@@ -33,7 +32,6 @@ from otel_carbon.intensity.factory import build_intensity, refresh_now
 
 #: Exit code per decision (2 is bad input).
 EXIT_CODES = {"retrain": 0, "defer": 75, "skip": 99}
-_RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhd])$")
 
 
 def register(subparsers: Any) -> None:
@@ -60,13 +58,12 @@ def register(subparsers: Any) -> None:
 
 
 def _deadline(raw: str) -> datetime:
-    relative = _RELATIVE.match(raw.strip())
-    if relative:
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
-        return datetime.now(timezone.utc) + timedelta(**{unit: float(relative.group(1))})
+    text = raw.strip()
     try:
-        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if text.startswith("+"):
+            return datetime.now(timezone.utc) + duration(text[1:])
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time or +N[m|h|d], got {raw!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 

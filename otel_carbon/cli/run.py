@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
-from datetime import timedelta
 from typing import Any
 
 from otel_carbon import sci
 from otel_carbon._usage import usage_error
+from otel_carbon.cli._numbers import duration
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.intensity.factory import refresh_now
 from otel_carbon.intensity.zones import Location, location_of
 from otel_carbon.routing.record import default_recorder
 from otel_carbon.routing.runner import run_command
 from otel_carbon.routing.shift import Plan, live_intensity, plan_start
-
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def register(subparsers: Any) -> None:
@@ -48,18 +44,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG…]")
     parser.set_defaults(handler=run)
-
-
-def duration(raw: str) -> timedelta:
-    """``90s``, ``30m``, ``8h``, ``1h30m``, ``2d`` → timedelta (> 0)."""
-    text = raw.strip().lower()
-    parts = _PART.findall(text)
-    if not parts or "".join(f"{n}{u}" for n, u in parts) != text:
-        raise argparse.ArgumentTypeError(f"expected a duration such as 90s, 30m, 8h or 1h30m, got {raw!r}")
-    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a duration > 0, got {raw!r}")
-    return timedelta(seconds=seconds)
 
 
 def run(args: argparse.Namespace) -> int:
