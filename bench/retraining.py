@@ -39,9 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from otel_carbon import sci
 from otel_carbon.config import CarbonSettings
 from otel_carbon.energy import install_meter
-from otel_carbon.gates.retrain import decide
+from otel_carbon.gates.retrain import decide, res_score
 from otel_carbon.intensity.cache import IntensityCache
 
 HORIZON = 4  # weeks ahead
@@ -53,7 +54,6 @@ MIN_GAIN = 3.0  # points (percent of error) worth one training run's carbon
 BAGS = 2000  # bootstrap members: the ensemble also gives prediction intervals; ~0.1 s of work
 ALPHAS = np.logspace(-3, 3, 13)
 FOLDS = 5
-_J_PER_KWH = 3.6e6
 
 
 def load_series() -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +148,7 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         energy = (measurement.host_j or 0.0) + (measurement.accelerator_j or 0.0)
         strategy.model, strategy.trainings = model, strategy.trainings + 1
         strategy.energy_j += energy
-        strategy.carbon_g += energy / _J_PER_KWH * g_per_kwh
+        strategy.carbon_g += sci.operational_g(energy, g_per_kwh)
         if energy > 0 and strategy.measured_j is not None:  # a window below the meter's resolution reads 0 J
             strategy.measured_j.append(energy)
 
@@ -167,7 +167,7 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         if measurement is not None:
             energy = (measurement.host_j or 0.0) + (measurement.accelerator_j or 0.0)
             gated.energy_j += energy
-            gated.carbon_g += energy / _J_PER_KWH * g_per_kwh
+            gated.carbon_g += sci.operational_g(energy, g_per_kwh)
             gated.proxy_j += energy
         last = ts[-recent:]
         deployed = float(np.mean([abs(model.predict(rows[s]) - target[s]) for s in last]))
@@ -183,7 +183,7 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
     if not calibration.measured_j:
         raise SystemExit("the meter read 0 J for every calibration run: cannot measure training here")
     reference_j = float(np.median(calibration.measured_j))
-    threshold = min_gain / (reference_j / _J_PER_KWH * g_per_kwh / 1000.0)
+    threshold = res_score(min_gain, reference_j, g_per_kwh)
     gated.measured_j = list(calibration.measured_j)
     for t in range(start, max(rows) + 1):
         fit(always, t)
