@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from otel_carbon import sci
 from otel_carbon.gates.records import CallRecord, TestRecord
 
-_J_PER_WH = 3600.0
+_J_PER_WH = sci.JOULES_PER_KWH / 1000.0
 
 
 @dataclass
