@@ -111,10 +111,9 @@ def decide(
     cache = intensity if intensity is not None else IntensityCache()
     reading = cache.lookup(zone)
     score_now = res_score(expected_gain, energy_j, reading.g_per_kwh)
-    chosen = _at(reading.g_per_kwh, energy_j)
     decision = RetrainDecision(
         "retrain" if score_now >= min_score else "skip", score_now, score_now, min_score, expected_gain, energy_j,
-        chosen, reading.g_per_kwh, reading.zone, reading.source,
+        sci.operational_g(energy_j, reading.g_per_kwh), reading.g_per_kwh, reading.zone, reading.source,
         f"{_reason(score_now, min_score)} now",
     )
     if deadline is not None:
@@ -124,7 +123,7 @@ def decide(
         if cleaner and score_window >= min_score:
             decision = RetrainDecision(
                 "defer", score_window, score_now, min_score, expected_gain, energy_j,
-                _at(window.g_per_kwh, energy_j), window.g_per_kwh, window.zone, window.source,
+                sci.operational_g(energy_j, window.g_per_kwh), window.g_per_kwh, window.zone, window.source,
                 f"{_reason(score_window, min_score)} in the cleaner window at {window.g_per_kwh:.0f} gCO2e/kWh "
                 f"(now {reading.g_per_kwh:.0f})",
                 window.start, window.end,
@@ -145,10 +144,6 @@ def _check(expected_gain: float, energy_j: float, min_score: float, duration: ti
         raise ValueError("minimum score must be a finite number >= 0")
     if duration <= timedelta(0):
         raise ValueError("duration must be positive")
-
-
-def _at(g_per_kwh: float, energy_j: float) -> float:
-    return sci.operational_g(energy_j, g_per_kwh)
 
 
 def _reason(score: float, threshold: float) -> str:
