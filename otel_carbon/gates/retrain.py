@@ -33,8 +33,6 @@ from otel_carbon import sci
 from otel_carbon import semconv as sc
 from otel_carbon.intensity.cache import IntensityCache
 
-DECISIONS = ("retrain", "skip", "defer")
-
 
 @dataclass(frozen=True)
 class RetrainDecision:
