@@ -44,13 +44,13 @@ class Completed:
     energy_source: str | None
 
 
-def run_command(argv: Sequence[str], settings: CarbonSettings | None = None, *, measure: bool = True) -> Completed:
+def run_command(argv: Sequence[str], settings: CarbonSettings | None = None) -> Completed:
     """Run ``argv`` (no shell) to completion; raises ``OSError`` when it cannot be started."""
     started = time.monotonic()
     child = subprocess.Popen(list(argv))
     previous = {sig: signal.signal(sig, _forward_to(child)) for sig in FORWARDED}
     try:
-        with _child_window(child.pid, settings, measure) as window:
+        with _child_window(child.pid, settings) as window:
             os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: /proc still readable
             measurement = window.stop() if window is not None else None
         returncode = child.wait()
@@ -78,11 +78,8 @@ def _forward_to(child: subprocess.Popen[bytes]) -> Callable[[int, FrameType | No
 
 
 @contextmanager
-def _child_window(pid: int, settings: CarbonSettings | None, measure: bool) -> Iterator[MeasurementWindow | None]:
+def _child_window(pid: int, settings: CarbonSettings | None) -> Iterator[MeasurementWindow | None]:
     """An open meter window over the GPUs and the child's host share; ``None`` when off or nothing measurable."""
-    if not measure:
-        yield None
-        return
     from otel_carbon.energy.install import build_devices, import_nvml
     from otel_carbon.energy.measured import DeviceMeter
 
