@@ -40,10 +40,10 @@ class Recorder:
             sc.METRIC_SHIFT_SAVED, unit="g", description="Carbon saved by deferring work against starting now"
         )
 
-    def decision(self, decision: Decision, span: trace.Span | None = None) -> None:
-        """Put ``decision`` on ``span`` (default: the current span) and count it."""
+    def decision(self, decision: Decision) -> None:
+        """Put ``decision`` on the current span and count it."""
         try:
-            span = span or trace.get_current_span()
+            span = trace.get_current_span()
             chosen, baseline = decision.chosen, decision.cost_choice
             attributes: dict[str, Any] = {
                 sc.SCI_ROUTING_CHOSEN: chosen.name,
@@ -66,10 +66,10 @@ class Recorder:
         except Exception:
             log_once(_logger, "routing.record", "otel-carbon: recording a routing decision failed", exc_info=True)
 
-    def shift(self, plan: Plan, saved_g: float | None = None, span: trace.Span | None = None) -> None:
-        """Put a shifting ``plan`` on ``span`` (default: current); count ``saved_g`` (g, >= 0) when known."""
+    def shift(self, plan: Plan, saved_g: float | None = None) -> None:
+        """Put a shifting ``plan`` on the current span; count ``saved_g`` (g, >= 0) when known."""
         try:
-            span = span or trace.get_current_span()
+            span = trace.get_current_span()
             attributes: dict[str, Any] = {
                 sc.SCI_SHIFT_ZONE: plan.zone,
                 sc.SCI_SHIFT_DELAY: plan.delay_s,
