@@ -154,6 +154,14 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, argv):
     assert code == 2 and captured.out == "" and len(captured.err.strip().splitlines()) == 1
 
 
+def test_cli_unusable_provider_config_exits_2_with_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("OTEL_CARBON_INTENSITY_PROVIDERS", "electricitymaps")
+    monkeypatch.delenv("OTEL_CARBON_ELECTRICITYMAPS_API_KEY", raising=False)
+    code, report, err = _gate(capsys, "--expected-gain", "1", "--energy-kwh", "5", "--zone", "FR")
+    assert code == 2 and report == {} and len(err.strip().splitlines()) == 1
+    assert "electricitymaps" in err
+
+
 def test_cli_defers_on_a_live_forecast(capsys, monkeypatch):
     """NESO (keyless) on loopback: 190 g now, 120 g in an hour → defer with the window."""
     with LoopbackServer() as server:

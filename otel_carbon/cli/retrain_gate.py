@@ -80,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
         location = location_arg(args)
         energy_j = (args.energy_kwh * sci.JOULES_PER_KWH if args.energy_kwh is not None
                     else energy_from_otlp_json(args.from_spans, args.span_name))
+        cache = build_intensity(settings, start=False)  # ConfigError: a provider without credentials
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc))
-    cache = build_intensity(settings, start=False)
     tracer_provider = _tracer_provider()
     try:
         refresh_now(cache, location)
