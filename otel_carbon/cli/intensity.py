@@ -24,7 +24,7 @@ from otel_carbon._usage import usage_error
 from otel_carbon.cli._numbers import positive
 from otel_carbon.cli._where import location_arg
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.intensity.factory import build_intensity, refresh_now
+from otel_carbon.intensity.factory import refreshed_once
 from otel_carbon.intensity.zones import Location
 
 
@@ -50,14 +50,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = CarbonSettings.from_env()
         location = location_arg(args)
-        cache = build_intensity(settings, start=False)
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc))
     try:
-        refresh_now(cache, location)
-        report = _report(cache, location, args)
-    finally:
-        cache.close()
+        with refreshed_once(settings, location) as cache:
+            report = _report(cache, location, args)
+    except ConfigError as exc:
+        return _fail(str(exc))
     print(json.dumps(report, sort_keys=True) if args.json else _text(report))
     return 0
 

@@ -28,7 +28,7 @@ from otel_carbon.cli._numbers import duration, non_negative, positive
 from otel_carbon.cli._where import location_arg
 from otel_carbon.config import CarbonSettings, ConfigError
 from otel_carbon.gates.retrain import RetrainDecision, decide, energy_from_otlp_json
-from otel_carbon.intensity.factory import build_intensity, refresh_now
+from otel_carbon.intensity.factory import refreshed_once
 
 #: Exit code per decision (2 is bad input).
 EXIT_CODES = {"retrain": 0, "defer": 75, "skip": 99}
@@ -80,21 +80,19 @@ def run(args: argparse.Namespace) -> int:
         location = location_arg(args)
         energy_j = (args.energy_kwh * sci.JOULES_PER_KWH if args.energy_kwh is not None
                     else energy_from_otlp_json(args.from_spans, args.span_name))
-        cache = build_intensity(settings, start=False)  # ConfigError: a provider without credentials
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc))
     tracer_provider = _tracer_provider()
     try:
-        refresh_now(cache, location)
-        decision = decide(
-            expected_gain=args.expected_gain, energy_j=energy_j, zone=location.zone, min_score=args.min_score,
-            intensity=cache, deadline=args.deadline, duration=timedelta(minutes=args.duration),
-            energy_source="spans" if args.from_spans else "given", tracer_provider=tracer_provider,
-        )
+        with refreshed_once(settings, location) as cache:  # ConfigError (a ValueError): a provider without credentials
+            decision = decide(
+                expected_gain=args.expected_gain, energy_j=energy_j, zone=location.zone, min_score=args.min_score,
+                intensity=cache, deadline=args.deadline, duration=timedelta(minutes=args.duration),
+                energy_source="spans" if args.from_spans else "given", tracer_provider=tracer_provider,
+            )
     except ValueError as exc:
         return _fail(str(exc))
     finally:
-        cache.close()
         if tracer_provider is not None:
             tracer_provider.shutdown()
     print(json.dumps(decision.to_json(), sort_keys=True) if args.json else _text(decision))

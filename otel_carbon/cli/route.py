@@ -21,7 +21,7 @@ from typing import Any
 from otel_carbon._usage import usage_error
 from otel_carbon.cli._numbers import non_negative, whole_number
 from otel_carbon.config import CarbonSettings, ConfigError
-from otel_carbon.intensity.factory import build_intensity, refresh_now
+from otel_carbon.intensity.factory import refreshed_once
 from otel_carbon.intensity.zones import Location
 from otel_carbon.routing.deployment import Deployment, DeploymentError, load_deployments
 from otel_carbon.routing.router import Candidate, CarbonRouter, Constraints, Decision, NoDeploymentError
@@ -49,24 +49,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         deployments = load_deployments(args.deployments)
         settings = CarbonSettings.from_env()
-        cache = build_intensity(settings, start=False)
-    except (DeploymentError, ConfigError) as exc:
+        with refreshed_once(settings, *{_location(d) for d in deployments}) as cache:
+            router = CarbonRouter(deployments, intensity=cache, settings=settings)
+            constraints = Constraints.of(
+                max_latency_ms=args.max_latency_ms,
+                max_cost_usd=args.max_cost_usd,
+                min_quality=args.min_quality,
+                allowed_regions=args.allowed_region,
+            )
+            decision = router.choose(args.input_tokens, args.output_tokens, constraints)
+    except (DeploymentError, ConfigError, NoDeploymentError) as exc:
         return usage_error("route", str(exc))
-    try:
-        for location in {_location(d) for d in deployments}:
-            refresh_now(cache, location)
-        router = CarbonRouter(deployments, intensity=cache, settings=settings)
-        constraints = Constraints.of(
-            max_latency_ms=args.max_latency_ms,
-            max_cost_usd=args.max_cost_usd,
-            min_quality=args.min_quality,
-            allowed_regions=args.allowed_region,
-        )
-        decision = router.choose(args.input_tokens, args.output_tokens, constraints)
-    except NoDeploymentError as exc:
-        return usage_error("route", str(exc))
-    finally:
-        cache.close()
     report = decision_report(decision)
     print(json.dumps(report, sort_keys=True) if args.json else _text(report))
     return 0

@@ -18,7 +18,8 @@ network.  Keys travel only from the settings into request headers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from opentelemetry.metrics import MeterProvider
@@ -179,3 +180,19 @@ def refresh_now(cache: IntensityCache, location: Location) -> IntensityReading:
         if refresher.provider.serves(location):
             refresher.refresh(location)
     return cache.lookup(location.zone)
+
+
+@contextmanager
+def refreshed_once(settings: CarbonSettings, *locations: Location) -> Iterator[IntensityCache]:
+    """A cache from ``settings`` (no background refresh) with each of ``locations`` refreshed now.
+
+    For one-shot commands; closed (and saved) on exit.  Raises :class:`ConfigError` on entry
+    for an unusable provider configuration.
+    """
+    cache = build_intensity(settings, start=False)
+    try:
+        for location in locations:
+            refresh_now(cache, location)
+        yield cache
+    finally:
+        cache.close()

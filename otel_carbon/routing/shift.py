@@ -96,14 +96,10 @@ def live_intensity(location: Location, settings: CarbonSettings | None = None) -
     No provider, or a failing one: the cache answers from disk or the static
     table and plans fall back to "start now".  Closed (and saved) on exit.
     """
-    from otel_carbon.intensity.factory import build_intensity, refresh_now
+    from otel_carbon.intensity.factory import refreshed_once  # httpx and the providers: only when used
 
-    cache = build_intensity(settings or CarbonSettings.from_env(), start=False)
-    try:
-        refresh_now(cache, location)
+    with refreshed_once(settings or CarbonSettings.from_env(), location) as cache:
         yield cache
-    finally:
-        cache.close()
 
 
 def wait_for_cleanest(
