@@ -184,6 +184,7 @@ class CarbonRouter:
         self._catalogue = catalogue or Catalogue.default()
         self._tolerance = tie_tolerance
         self._latencies: dict[str, deque[float]] = {}
+        self._p95: dict[str, float] = {}  # observed p95 per deployment, once it has enough samples
         self._lock = threading.Lock()
 
     def observe_latency(self, name: str, latency_ms: float) -> None:
@@ -191,15 +192,16 @@ class CarbonRouter:
         if not math.isfinite(latency_ms) or latency_ms < 0:
             return
         with self._lock:
-            self._latencies.setdefault(name, deque(maxlen=LATENCY_WINDOW)).append(latency_ms)
+            window = self._latencies.setdefault(name, deque(maxlen=LATENCY_WINDOW))
+            window.append(latency_ms)
+            if len(window) >= LATENCY_MIN_SAMPLES:  # computed here, once per sample, not per candidate per request
+                samples = sorted(window)
+                self._p95[name] = samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)]
 
     def latency_ms(self, deployment: Deployment) -> float | None:
         """Observed p95 when there are enough samples, else the configured one, else ``None``."""
-        with self._lock:
-            samples = sorted(self._latencies.get(deployment.name, ()))
-        if len(samples) >= LATENCY_MIN_SAMPLES:
-            return samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)]
-        return deployment.p95_ms
+        observed = self._p95.get(deployment.name)
+        return observed if observed is not None else deployment.p95_ms
 
     def choose(
         self,
