@@ -97,11 +97,7 @@ def load_deployments(path: str | Path) -> list[Deployment]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise DeploymentError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return deployments_from_list(_parse(text, path))
-
-
-def _parse(text: str, path: str | Path) -> Any:
-    return parse_yaml_or_json(text, path, extra="routing", error=DeploymentError)
+    return deployments_from_list(parse_yaml_or_json(text, path, extra="routing", error=DeploymentError))
 
 
 def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
