@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -35,6 +35,7 @@ from otel_carbon import semconv as sc
 from otel_carbon._usage import usage_error
 from otel_carbon.config import CarbonSettings, ConfigError, env_var
 from otel_carbon.distro import carbon_span_processor, otlp_metric_exporter, otlp_span_exporter, sdk_instrumentors
+from otel_carbon.gates.records import call_record
 
 
 @dataclass(frozen=True)
@@ -232,19 +233,18 @@ class LineItem:
 
 
 def line_items(spans: Iterable[ReadableSpan]) -> dict[tuple[str, str], LineItem]:
-    """Sum enriched spans per (model, zone)."""
+    """Sum the counted calls of enriched spans (read by :func:`~otel_carbon.gates.records.call_record`) per (model, zone)."""
     items: dict[tuple[str, str], LineItem] = defaultdict(LineItem)
     for span in spans:
-        attrs: Mapping[str, Any] = span.attributes or {}
-        if sc.SCI_CARBON not in attrs:
+        call = call_record(span.attributes or {})
+        if call is None:
             continue
-        item = items[(str(attrs.get(sc.GEN_AI_REQUEST_MODEL)), str(attrs[sc.SCI_INTENSITY_ZONE]))]
+        item = items[(call.model, call.zone)]
         item.requests += 1
-        item.tokens += int(attrs.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0)) + int(attrs.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
-        item.energy_j += float(attrs[sc.SCI_ENERGY])
-        item.carbon_g += float(attrs[sc.SCI_CARBON])
-        cost = attrs.get(sc.GEN_AI_USAGE_COST)
-        item.add_cost(float(cost) if cost is not None else None)
+        item.tokens += call.tokens
+        item.energy_j += call.energy_j
+        item.carbon_g += call.carbon_g
+        item.add_cost(call.cost_usd)
     return dict(items)
 
 
