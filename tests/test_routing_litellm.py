@@ -7,6 +7,7 @@ intensities come from a loopback Electricity Maps (``routing_support``).
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import time
 
@@ -36,6 +37,15 @@ REGIONS = {  # deployment id → (region, p95 ms)
     "france": ("azure:francecentral", 1000),
     "virginia": ("azure:eastus", 600),
 }
+
+
+@pytest.fixture(autouse=True)
+def _litellm_prices():
+    """A Router given per-token prices registers them in LiteLLM's process-wide cost map: put it back."""
+    saved = copy.deepcopy(litellm.model_cost)
+    yield
+    litellm.model_cost.clear()
+    litellm.model_cost.update(saved)
 
 
 @pytest.fixture

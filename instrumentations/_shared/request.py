@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_carbon import semconv as sc
+from otel_carbon.estimate.tokens import text_chars
 from otel_carbon.instrumentations._shared.content import capture_content
 from otel_carbon.instrumentations._shared.endpoint import provider_from_base_url
-from otel_carbon.instrumentations._shared.estimated import text_chars
 from otel_carbon.instrumentations._shared.invocation import Request
 
 

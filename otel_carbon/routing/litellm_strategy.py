@@ -38,6 +38,7 @@ from otel_carbon import semconv as sc
 from otel_carbon._log import log_once
 from otel_carbon.config import CarbonSettings
 from otel_carbon.estimate.catalogue import Catalogue
+from otel_carbon.estimate.tokens import text_chars, tokens
 from otel_carbon.intensity.reading import IntensityLookup
 from otel_carbon.routing.deployment import Deployment, deployment_from_mapping
 from otel_carbon.routing.record import Recorder, default_recorder
@@ -62,7 +63,6 @@ PROVIDERS = {
     "together_ai": sc.PROVIDER_TOGETHER,
     "xai": sc.PROVIDER_X_AI,
 }
-CHARS_PER_TOKEN = 4
 DEFAULT_OUTPUT_TOKENS = 256
 _MODEL_INFO_KEYS = ("region", "zone", "p95_ms", "quality", "provider")
 
@@ -92,21 +92,12 @@ def deployment_of(entry: Mapping[str, Any]) -> Deployment:
 def estimate_tokens(
     messages: Sequence[Mapping[str, Any]] | None, input: Any, request_kwargs: Mapping[str, Any] | None, default_output: int
 ) -> tuple[int, int]:
-    """(input, output) tokens of a request: characters / 4, and ``max_tokens`` or the default."""
-    chars = 0
-    for message in messages or ():
-        content = message.get("content")
-        if isinstance(content, str):
-            chars += len(content)
-        elif isinstance(content, list):
-            chars += sum(len(str(part.get("text", ""))) for part in content if isinstance(part, Mapping))
-    if isinstance(input, str):
-        chars += len(input)
-    elif isinstance(input, list):
-        chars += sum(len(item) for item in input if isinstance(item, str))
+    """(input, output) tokens of a request: its text's characters at ``CHARS_PER_TOKEN``, and
+    ``max_tokens`` or the default."""
+    chars = text_chars(messages) + text_chars(input)
     kwargs = request_kwargs or {}
     output = kwargs.get("max_completion_tokens") or kwargs.get("max_tokens") or default_output
-    return max(1, chars // CHARS_PER_TOKEN), int(output)
+    return max(1, tokens(chars)), int(output)
 
 
 class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
@@ -187,8 +178,8 @@ class CarbonRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         constraints = self._constraints(request_kwargs)
         try:
             described = self._describe(model, entries)
-            tokens = estimate_tokens(messages, input, request_kwargs, self._default_output)
-            decision = self._carbon.choose(*tokens, constraints, deployments=self._available(described))
+            counts = estimate_tokens(messages, input, request_kwargs, self._default_output)
+            decision = self._carbon.choose(*counts, constraints, deployments=self._available(described))
         except NoDeploymentError:
             raise
         except Exception as exc:
