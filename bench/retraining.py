@@ -145,7 +145,7 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         measurement = window.stop()
         if measurement is None:
             raise SystemExit("no energy meter on this machine (neither RAPL nor a CPU model): cannot measure training")
-        energy = (measurement.host_j or 0.0) + (measurement.accelerator_j or 0.0)
+        energy = measurement.total_j or 0.0
         strategy.model, strategy.trainings = model, strategy.trainings + 1
         strategy.energy_j += energy
         strategy.carbon_g += sci.operational_g(energy, g_per_kwh)
@@ -165,7 +165,7 @@ def simulate(zone: str, min_gain: float = MIN_GAIN, recent: int = RECENT) -> dic
         proxy = _ridge(np.array([rows[s] for s in ts]), np.array([target[s] for s in ts]), model.alpha)
         measurement = window.stop()
         if measurement is not None:
-            energy = (measurement.host_j or 0.0) + (measurement.accelerator_j or 0.0)
+            energy = measurement.total_j or 0.0
             gated.energy_j += energy
             gated.carbon_g += sci.operational_g(energy, g_per_kwh)
             gated.proxy_j += energy

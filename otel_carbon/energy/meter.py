@@ -25,6 +25,13 @@ class Measurement:
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def total_j(self) -> float | None:
+        """Accelerator plus host energy, J; ``None`` when neither part could be measured."""
+        if self.accelerator_j is None and self.host_j is None:
+            return None
+        return (self.accelerator_j or 0.0) + (self.host_j or 0.0)
+
     def span_attributes(self) -> dict[str, Any]:
         """The ``sci.measured.*`` attributes enrichment reads."""
         attributes: dict[str, Any] = {sc.SCI_MEASURED_DURATION: self.duration_s, sc.SCI_MEASURED_SOURCE: self.source}

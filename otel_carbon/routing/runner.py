@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from otel_carbon.config import CarbonSettings
-from otel_carbon.energy.meter import Measurement, MeasurementWindow
+from otel_carbon.energy.meter import MeasurementWindow
 
 #: Signals passed on to the child while it runs.
 FORWARDED = tuple(
@@ -57,7 +57,7 @@ def run_command(argv: Sequence[str], settings: CarbonSettings | None = None) -> 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    energy = _energy_j(measurement)
+    energy = measurement.total_j if measurement is not None else None
     return Completed(
         exit_code=128 - returncode if returncode < 0 else returncode,
         duration_s=time.monotonic() - started,
@@ -94,9 +94,3 @@ def _child_window(pid: int, settings: CarbonSettings | None) -> Iterator[Measure
             return
         meter = DeviceMeter(devices, sample_hz=settings.energy_sample_hz, attribution="time")
         yield meter.start()
-
-
-def _energy_j(measurement: Measurement | None) -> float | None:
-    if measurement is None or (measurement.accelerator_j is None and measurement.host_j is None):
-        return None
-    return (measurement.accelerator_j or 0.0) + (measurement.host_j or 0.0)
