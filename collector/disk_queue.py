@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from otel_carbon._files import write_atomically
+
 SUFFIX = ".otlp"
 TEMPORARY = ".tmp"
 
@@ -93,12 +95,7 @@ class DiskQueue:
                 oldest.path.unlink(missing_ok=True)
             path = self.directory / f"{self._sequence:016d}-{signal}-{items}{SUFFIX}"
             self._sequence += 1
-            temporary = path.with_suffix(TEMPORARY)
-            with open(temporary, "wb") as file:
-                file.write(payload)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
+            write_atomically(path, payload, suffix=TEMPORARY)
             self._sync_directory()
             self._entries.append(Entry(path, signal, items, len(payload)))
             self._bytes += len(payload)

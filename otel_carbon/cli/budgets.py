@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from otel_carbon._extras import MissingExtraError
+from otel_carbon._files import write_atomically
 from otel_carbon._usage import usage_error
 from otel_carbon.budgets import alertmanager, rules
 from otel_carbon.budgets.sources import SourceError, open_source
@@ -53,7 +52,7 @@ def _generate(args: argparse.Namespace) -> int:
         budgets = load_budgets(args.budgets)
         text = (rules if args.action == "rules" else alertmanager).render(budgets)
         if args.output:
-            _write_whole(Path(args.output), text)
+            write_atomically(Path(args.output), text.encode("utf-8"))
         else:
             print(text, end="")
     except (BudgetError, MissingExtraError) as exc:
@@ -100,13 +99,3 @@ def _table(statuses: list[BudgetStatus]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def _write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from otel_carbon._files import write_atomically
 from otel_carbon._log import log_once
 from otel_carbon.intensity.cache import IntensityCache
 from otel_carbon.intensity.providers.base import MAX_FORECAST_POINTS, MAX_PLAUSIBLE_G_PER_KWH
@@ -143,19 +143,7 @@ class CacheFile:
 
     def _write_atomically(self, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".intensity-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomically(self.path, text.encode("utf-8"))
 
 
 def _list(raw: Any) -> list[Any]:
