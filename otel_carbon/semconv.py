@@ -122,6 +122,37 @@ LOCAL_PROVIDERS: Final = frozenset(
     {PROVIDER_TRANSFORMERS, PROVIDER_VLLM, PROVIDER_LLAMA_CPP, PROVIDER_OLLAMA, PROVIDER_LMSTUDIO}
 )
 
+#: LiteLLM's provider names (the ``provider/`` prefix of its model strings) → ``gen_ai.provider.name``; a provider
+#: not listed keeps LiteLLM's name.  Read by the LiteLLM instrumentation and the LiteLLM routing strategy.
+LITELLM_PROVIDERS: Final[Mapping[str, str]] = {
+    "openai": PROVIDER_OPENAI,
+    "text-completion-openai": PROVIDER_OPENAI,
+    "azure": PROVIDER_AZURE_AI_OPENAI,
+    "azure_text": PROVIDER_AZURE_AI_OPENAI,
+    "azure_ai": PROVIDER_AZURE_AI_INFERENCE,
+    "anthropic": PROVIDER_ANTHROPIC,
+    "bedrock": PROVIDER_AWS_BEDROCK,
+    "bedrock_converse": PROVIDER_AWS_BEDROCK,
+    "vertex_ai": PROVIDER_GCP_VERTEX_AI,
+    "vertex_ai_beta": PROVIDER_GCP_VERTEX_AI,
+    "gemini": PROVIDER_GCP_GEMINI,
+    "mistral": PROVIDER_MISTRAL_AI,
+    "codestral": PROVIDER_MISTRAL_AI,
+    "text-completion-codestral": PROVIDER_MISTRAL_AI,
+    "cohere": PROVIDER_COHERE,
+    "cohere_chat": PROVIDER_COHERE,
+    "ollama": PROVIDER_OLLAMA,
+    "ollama_chat": PROVIDER_OLLAMA,
+    "hosted_vllm": PROVIDER_VLLM,
+    "groq": PROVIDER_GROQ,
+    "deepseek": PROVIDER_DEEPSEEK,
+    "xai": PROVIDER_X_AI,
+    "together_ai": PROVIDER_TOGETHER,
+    "perplexity": PROVIDER_PERPLEXITY,
+    "openrouter": PROVIDER_OPENROUTER,
+    "watsonx": PROVIDER_IBM_WATSONX_AI,
+}
+
 # Operations that never burn inference energy on their own.
 NON_INFERENCE_OPERATIONS: Final = frozenset(
     {"execute_tool", "invoke_agent", "invoke_workflow", "create_agent", "fetch_response"}

@@ -30,36 +30,6 @@ from otel_carbon.instrumentations._shared.request import request_from_call
 #: The generic name when LiteLLM's provider of a model cannot be told.
 DEFAULT_PROVIDER = sc.PROVIDER_LITELLM
 
-#: LiteLLM provider → ``gen_ai.provider.name`` (the OTel GenAI registry's values); others keep LiteLLM's name.
-PROVIDERS: Mapping[str, str] = {
-    "openai": sc.PROVIDER_OPENAI,
-    "text-completion-openai": sc.PROVIDER_OPENAI,
-    "azure": sc.PROVIDER_AZURE_AI_OPENAI,
-    "azure_text": sc.PROVIDER_AZURE_AI_OPENAI,
-    "azure_ai": sc.PROVIDER_AZURE_AI_INFERENCE,
-    "anthropic": sc.PROVIDER_ANTHROPIC,
-    "bedrock": sc.PROVIDER_AWS_BEDROCK,
-    "bedrock_converse": sc.PROVIDER_AWS_BEDROCK,
-    "vertex_ai": sc.PROVIDER_GCP_VERTEX_AI,
-    "vertex_ai_beta": sc.PROVIDER_GCP_VERTEX_AI,
-    "gemini": sc.PROVIDER_GCP_GEMINI,
-    "mistral": sc.PROVIDER_MISTRAL_AI,
-    "codestral": sc.PROVIDER_MISTRAL_AI,
-    "text-completion-codestral": sc.PROVIDER_MISTRAL_AI,
-    "cohere": sc.PROVIDER_COHERE,
-    "cohere_chat": sc.PROVIDER_COHERE,
-    "ollama": sc.PROVIDER_OLLAMA,
-    "ollama_chat": sc.PROVIDER_OLLAMA,
-    "hosted_vllm": sc.PROVIDER_VLLM,
-    "groq": sc.PROVIDER_GROQ,
-    "deepseek": sc.PROVIDER_DEEPSEEK,
-    "xai": sc.PROVIDER_X_AI,
-    "together_ai": sc.PROVIDER_TOGETHER,
-    "perplexity": sc.PROVIDER_PERPLEXITY,
-    "openrouter": sc.PROVIDER_OPENROUTER,
-    "watsonx": sc.PROVIDER_IBM_WATSONX_AI,
-}
-
 #: Positional parameters of the wrapped functions, in order (``completion(model, messages, …)``).
 POSITIONAL: Mapping[str, tuple[str, ...]] = {"chat": ("model", "messages"), "embeddings": ("model", "input")}
 
@@ -111,7 +81,7 @@ def request(operation: str, resolve: ProviderResolver, _instance: Any, args: tup
     """
     call = {**dict(zip(POSITIONAL[operation], args)), **kwargs}
     route = resolve(call.get("model"), call.get("custom_llm_provider"))
-    provider = PROVIDERS.get(route.provider or "", route.provider or DEFAULT_PROVIDER)
+    provider = sc.LITELLM_PROVIDERS.get(route.provider or "", route.provider or DEFAULT_PROVIDER)
     base_url = call.get("api_base") or call.get("base_url")
     return request_from_call(
         operation, provider, _Endpoint(str(base_url) if base_url else None), {**call, "model": route.model or None},

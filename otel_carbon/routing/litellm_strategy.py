@@ -46,23 +46,6 @@ from otel_carbon.routing.router import CarbonRouter, Constraints, NoDeploymentEr
 
 _logger = logging.getLogger(__name__)
 
-#: LiteLLM's provider prefix → the GenAI provider name the catalogue knows.
-PROVIDERS = {
-    "openai": sc.PROVIDER_OPENAI,
-    "azure": sc.PROVIDER_AZURE_AI_OPENAI,
-    "azure_ai": sc.PROVIDER_AZURE_AI_INFERENCE,
-    "anthropic": sc.PROVIDER_ANTHROPIC,
-    "bedrock": sc.PROVIDER_AWS_BEDROCK,
-    "vertex_ai": sc.PROVIDER_GCP_VERTEX_AI,
-    "gemini": sc.PROVIDER_GCP_GEMINI,
-    "mistral": sc.PROVIDER_MISTRAL_AI,
-    "cohere": sc.PROVIDER_COHERE,
-    "cohere_chat": sc.PROVIDER_COHERE,
-    "deepseek": sc.PROVIDER_DEEPSEEK,
-    "groq": sc.PROVIDER_GROQ,
-    "together_ai": sc.PROVIDER_TOGETHER,
-    "xai": sc.PROVIDER_X_AI,
-}
 DEFAULT_OUTPUT_TOKENS = 256
 _MODEL_INFO_KEYS = ("region", "zone", "p95_ms", "quality", "provider")
 
@@ -75,7 +58,7 @@ def deployment_of(entry: Mapping[str, Any]) -> Deployment:
     if not sep:
         prefix, model = "openai", prefix
     described: dict[str, Any] = {k: info[k] for k in _MODEL_INFO_KEYS if info.get(k) is not None}
-    described.setdefault("provider", PROVIDERS.get(prefix, prefix))
+    described.setdefault("provider", sc.LITELLM_PROVIDERS.get(prefix, prefix))
     if "region" not in described and "zone" not in described:
         if params.get("vertex_location"):
             described["region"] = f"gcp:{params['vertex_location']}"
