@@ -30,12 +30,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from google.protobuf.message import Message
-
 from otel_carbon._log import log_once
 from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.errors import UpstreamRejected, UpstreamUnavailable
-from otel_carbon.collector.payload import SIGNALS, item_count
+from otel_carbon.collector.payload import SIGNALS
 from otel_carbon.collector.transport import Transport
 
 _logger = logging.getLogger(__name__)
@@ -45,8 +43,8 @@ ANSWER_MARGIN_S = 0.05
 
 
 class Forwarder:
-    """Send ``traces`` / ``metrics`` / ``logs`` requests upstream over ``transport``, with a deadline of
-    ``timeout_s`` seconds per attempt."""
+    """Send ``traces`` / ``metrics`` / ``logs`` export requests (protobuf bytes) upstream over ``transport``,
+    with a deadline of ``timeout_s`` seconds per attempt."""
 
     def __init__(
         self,
@@ -74,38 +72,38 @@ class Forwarder:
             self._drainer = threading.Thread(target=self._drain, name="otel-carbon-retry-queue", daemon=True)
             self._drainer.start()
 
-    def submit(self, signal: str, request: Message, sender_deadline_s: float | None = None) -> None:
-        """Deliver or persist ``request``; raises :class:`UpstreamUnavailable` / :class:`UpstreamRejected`.
+    def submit(self, signal: str, payload: bytes, items: int, sender_deadline_s: float | None = None) -> None:
+        """Deliver or persist an encoded export request of ``items`` spans, metrics or log records; raises
+        :class:`UpstreamUnavailable` / :class:`UpstreamRejected`.
 
         ``sender_deadline_s``: seconds the sender still waits for the answer (gRPC's
         ``time_remaining()``); the upstream attempt ends before it, so the sender hears the
         outcome (or, with a queue, gets its acknowledgement) instead of giving up and re-sending.
         """
-        items = item_count(signal, request)  # walked once per request
         if self.queue is not None and len(self.queue) > 0:
-            self.queue.put(signal, request.SerializeToString(), items)
+            self.queue.put(signal, payload, items)
             self._accepted(signal, items)
             return
         timeout_s = self._timeout_s
         if sender_deadline_s is not None:
             timeout_s = min(timeout_s, max(sender_deadline_s - ANSWER_MARGIN_S, 0.001))
         try:
-            self._send(signal, request, timeout_s, items)
+            self._send(signal, payload, timeout_s, items)
         except UpstreamUnavailable:
             if self.queue is None:
                 raise
-            self.queue.put(signal, request.SerializeToString(), items)
+            self.queue.put(signal, payload, items)
         self._accepted(signal, items)
 
     def _accepted(self, signal: str, items: int) -> None:
         with self._lock:
             self.accepted_items[signal] = self.accepted_items.get(signal, 0) + items
 
-    def _send(self, signal: str, request: Message, timeout_s: float, items: int) -> None:
+    def _send(self, signal: str, payload: bytes, timeout_s: float, items: int) -> None:
         started = time.monotonic()
         outcome = "ok"
         try:
-            self._transport.send(signal, request, timeout_s)
+            self._transport.send(signal, payload, timeout_s)
         except UpstreamRejected:
             outcome = "rejected"
             raise
@@ -129,10 +127,9 @@ class Forwarder:
             if head is None:
                 continue
             entry, payload = head
-            request = SIGNALS[entry.signal][0]()
             try:
-                request.ParseFromString(payload)
-                self._send(entry.signal, request, self._timeout_s, entry.items)
+                SIGNALS[entry.signal][0].FromString(payload)  # a corrupt file is dropped, not sent
+                self._send(entry.signal, payload, self._timeout_s, entry.items)
             except UpstreamUnavailable:
                 self.retried_from_queue += 1
                 self._stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])

@@ -39,8 +39,16 @@ from otel_carbon.collector import errors
 from otel_carbon.collector.disk_queue import DiskQueue
 from otel_carbon.collector.forwarder import Forwarder
 from otel_carbon.collector.metrics import GatewayMetrics
-from otel_carbon.collector.otlp import enrich_request
-from otel_carbon.collector.payload import PROTOBUF, SIGNALS, MalformedPayload, RejectionCounts, decode
+from otel_carbon.collector.otlp import enrich_body
+from otel_carbon.collector.payload import (
+    PROTOBUF,
+    SERVICES,
+    SIGNALS,
+    MalformedPayload,
+    RejectionCounts,
+    decode,
+    item_count,
+)
 from otel_carbon.collector.security import BearerTokenInterceptor, ReceiverSecurity
 from otel_carbon.collector.transport import transport
 from otel_carbon.collector.upstream import Upstream
@@ -51,16 +59,10 @@ from otel_carbon.processors.nesting import CallNests
 _logger = logging.getLogger(__name__)
 #: Largest request accepted, bytes (the OpenTelemetry Collector's gRPC default is 4 MiB).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-#: gRPC service name per signal (the OTLP collector services).
-SERVICES = {
-    "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
-    "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
-    "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
-}
 
 
 class TraceEnricher:
-    """Enrich trace requests in place.  ``accountant`` counts the calls (the gateway's metrics); the memory of
+    """Enrich encoded trace requests.  ``accountant`` counts the calls (the gateway's metrics); the memory of
     recent GenAI spans keeps one count per call across requests (:mod:`otel_carbon.processors.nesting`)."""
 
     def __init__(self, context: EnrichmentContext, accountant: CarbonAccountant | None,
@@ -72,15 +74,17 @@ class TraceEnricher:
         self._lock = threading.Lock()
         self.enriched = 0  #: GenAI spans counted so far
 
-    def enrich(self, request: Any, body: bytes | None = None) -> None:
-        """Enrich ``request`` in place (``body``: its protobuf encoding as received, when at hand);
-        on failure leave it as it came (logged once)."""
+    def enrich(self, body: bytes) -> bytes:
+        """The enriched encoding of the ``ExportTraceServiceRequest`` ``body`` (already checked by
+        :func:`.payload.decode`); on failure ``body`` as it came (logged once)."""
         try:
-            count = enrich_request(request, self._context, self._accountant, self._nests, self._count_enriched, body)
-            with self._lock:
-                self.enriched += count
+            enriched = enrich_body(body, self._context, self._accountant, self._nests, self._count_enriched)
         except Exception:  # forward what came rather than lose it
             log_once(_logger, "collector.enrich", "otel-carbon collector could not enrich a request", exc_info=True)
+            return body
+        with self._lock:
+            self.enriched += enriched.counted
+        return enriched.body
 
 
 def _listen_error(role: str, address: tuple[str, int] | None, exc: OSError) -> OSError:
@@ -198,10 +202,11 @@ class Gateway:
             except MalformedPayload as exc:
                 self.rejected.add("malformed")
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            if signal == "traces":  # enrichment finds the GenAI spans in the bytes as received
-                self.traces.enrich(request, body)
+            items = item_count(signal, request)
+            if signal == "traces":  # enrichment works on the bytes as received
+                body = self.traces.enrich(body)
             try:
-                self.forwarder.submit(signal, request, context.time_remaining())
+                self.forwarder.submit(signal, body, items, context.time_remaining())
             except Exception as exc:  # noqa: BLE001 - every failure gets the table's answer, never gRPC's UNKNOWN
                 reply = errors.answer(exc)
                 self.rejected.add(reply.reason)
@@ -216,10 +221,11 @@ class Gateway:
 
     def _relay_http(self, signal: str, request: Any, body: bytes | None) -> None:
         """Enrich (traces) and forward one OTLP/HTTP request (the forwarder's exceptions ask for a retry or not);
-        ``body``: the request's protobuf encoding, as received (``None`` for OTLP/JSON)."""
+        ``body``: the request's protobuf encoding, as received (``None`` for OTLP/JSON: encoded here)."""
+        payload = body if body is not None else request.SerializeToString()
         if signal == "traces":
-            self.traces.enrich(request, body)
-        self.forwarder.submit(signal, request)
+            payload = self.traces.enrich(payload)
+        self.forwarder.submit(signal, payload, item_count(signal, request))
 
     def start(self) -> Gateway:
         self._server.start()

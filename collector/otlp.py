@@ -1,177 +1,41 @@
-"""OTLP protobuf ↔ plain Python, and enrichment of a whole ``ExportTraceServiceRequest``."""
+"""Enrichment of a whole encoded ``ExportTraceServiceRequest``: read through views, written by appending bytes."""
 
 from __future__ import annotations
 
 import math
-import struct
-from collections.abc import Iterable, Mapping
-from functools import lru_cache
-from itertools import chain, islice
-from typing import Any
+import operator
+from collections.abc import Mapping, Sequence
+from itertools import compress, repeat
+from typing import Any, NamedTuple
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from otel_carbon import semconv as sc
+from otel_carbon._extras import MissingExtraError
+from otel_carbon.collector.wire import attributes_wire, python_value
 from otel_carbon.processors.accountant import CarbonAccountant
+from otel_carbon.estimate.inference import TokenUsage
+from otel_carbon.intensity.reading import IntensityReading
 from otel_carbon.processors.enrich import (
     CallCarbon,
     EnrichmentContext,
     InvalidUsage,
+    PreparedCall,
     accounted_for,
-    enrich,
+    costed,
     is_genai,
+    prepare,
     token_usage,
     uncounted,
 )
 from otel_carbon.processors.nesting import CallNests
 
-_DOUBLE = struct.Struct("<d")
-_MAX_CACHED = 4096
-
-
-def python_value(value: AnyValue) -> Any:
-    """The Python value of an ``AnyValue`` (arrays as tuples, key-value lists as dicts)."""
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return tuple(python_value(v) for v in value.array_value.values)
-    if kind == "kvlist_value":
-        return {kv.key: python_value(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind) if kind else None
-
-
-def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
-    """Attribute key → Python value (scalars read directly: the hot path)."""
-    out = {}
-    for kv in attributes:
-        value = kv.value
-        kind = value.WhichOneof("value")
-        out[kv.key] = getattr(value, kind) if kind in _SCALAR_KINDS else python_value(value)
-    return out
-
-
-_SCALAR_KINDS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
-
-
-def any_value(value: Any) -> AnyValue:
-    """An ``AnyValue`` for the attribute types enrichment writes (bool, int, float, str, sequences)."""
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, (list, tuple)):
-        result = AnyValue()
-        result.array_value.values.extend(any_value(v) for v in value)
-        return result
-    return AnyValue(string_value=str(value))
-
-
-# Span.attributes is field 9 (length-delimited); KeyValue: key 1, value 2; AnyValue: string 1,
-# bool 2, int 3, double 4 (fixed64), array 5; ArrayValue.values 1.
-_SPAN_ATTRIBUTE = b"\x4a"
-
-
-def _varint(number: int) -> bytes:
-    number &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf writes negative ints
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
-
-
-def _delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + _varint(len(payload)) + payload
-
-
-def _any_value_wire(value: Any) -> bytes:
-    if isinstance(value, bool):
-        return b"\x10\x01" if value else b"\x10\x00"
-    if isinstance(value, int):
-        return b"\x18" + _varint(value)
-    if isinstance(value, float):
-        return b"\x21" + _DOUBLE.pack(value)
-    if isinstance(value, (list, tuple)):
-        return _delimited(b"\x2a", b"".join(_delimited(b"\x0a", _any_value_wire(v)) for v in value))
-    return _delimited(b"\x0a", str(value).encode())
-
-
-@lru_cache(maxsize=_MAX_CACHED)
-def _key_wire(key: str) -> bytes:
-    return _delimited(b"\x0a", key.encode())
-
-
-@lru_cache(maxsize=_MAX_CACHED)
-def _constant_attribute_wire(key: str, value: str | bool) -> bytes:
-    return _attribute_wire(key, value)
-
-
-def _attribute_wire(key: str, value: Any) -> bytes:
-    return _delimited(_SPAN_ATTRIBUTE, _key_wire(key) + _delimited(b"\x12", _any_value_wire(value)))
-
-
-@lru_cache(maxsize=_MAX_CACHED)
-def _double_prefix(key: str) -> bytes:
-    """Everything of a double attribute's entry before its 8 value bytes (a double's AnyValue is 9 bytes)."""
-    return _attribute_wire(key, 0.0)[:-8]
-
-
-def attributes_wire(attributes: Mapping[str, Any], shared: Mapping[str, Any] | None = None) -> bytes:
-    """``attributes`` as the protobuf bytes of ``Span.attributes`` entries.
-
-    ``span.MergeFromString(attributes_wire(extra))`` appends them to a decoded span in one
-    C call — the same result as ``span.attributes.extend(KeyValue(...))``, without building
-    a message per attribute.  Strings and booleans (zone, method, status…) are encoded once per
-    value, doubles from a per-key prefix and their 8 bytes.  ``shared``: the first entries of
-    ``attributes`` when they are an object reused from call to call (``CallCarbon.shared``):
-    encoded once per object, and the float entries after them packed in one call.
-    """
-    if shared:  # the entries after the shared ones are floats (CallCarbon's contract)
-        packer, prefixes = _doubles_packer(tuple(islice(attributes, len(shared), None)))
-        values = islice(attributes.values(), len(shared), None)
-        return _shared_wire(shared) + packer.pack(*chain.from_iterable(zip(prefixes, values)))
-    return _entries_wire(attributes.items())
-
-
-def _entries_wire(items: Iterable[tuple[str, Any]]) -> bytes:
-    parts = []
-    for key, value in items:
-        kind = type(value)
-        if kind is float:
-            parts.append(_double_prefix(key) + _DOUBLE.pack(value))
-        elif kind is str or kind is bool:
-            parts.append(_constant_attribute_wire(key, value))
-        else:
-            parts.append(_attribute_wire(key, value))
-    return b"".join(parts)
-
-
-_shared_encoded: dict[int, tuple[Mapping[str, Any], bytes]] = {}
-
-
-def _shared_wire(shared: Mapping[str, Any]) -> bytes:
-    """The encoding of a reused attribute mapping, kept while the mapping lives (bounded)."""
-    found = _shared_encoded.get(id(shared))
-    if found is not None and found[0] is shared:
-        return found[1]
-    encoded = _entries_wire(shared.items())
-    if len(_shared_encoded) >= _MAX_CACHED:
-        _shared_encoded.clear()
-    _shared_encoded[id(shared)] = (shared, encoded)  # holding the mapping keeps its id from being reused
-    return encoded
-
-
-@lru_cache(maxsize=_MAX_CACHED)
-def _doubles_packer(keys: tuple[str, ...]) -> tuple[struct.Struct, tuple[bytes, ...]]:
-    """A struct that writes double attributes ``keys`` (prefix, value, prefix, value…) in one call."""
-    prefixes = tuple(_double_prefix(key) for key in keys)
-    return struct.Struct("<" + "".join(f"{len(prefix)}sd" for prefix in prefixes)), prefixes
-
+try:
+    from otel_carbon.collector.columns import MIN_CALLS, CostedColumns
+except MissingExtraError:  # numpy (the 'collector' extra); without it each call is costed alone
+    CostedColumns = None  # type: ignore[assignment,misc]
 
 def _record_enriched(
     accountant: CarbonAccountant, attributes: Mapping[str, Any], resource: Mapping[str, Any], trace_id: int,
@@ -194,75 +58,119 @@ def _id(raw: bytes) -> int:
     return int.from_bytes(raw, "big") if raw else 0
 
 
-def _span_bytes_view() -> type[Message]:
-    """A message type that reads an ``ExportTraceServiceRequest`` down to each span's encoded bytes.
+class _DecodedEntries(dict):  # type: ignore[type-arg]
+    """Encoded ``KeyValue`` → its (key, Python value), decoded once (short entries kept: names, counts).
 
-    Fields as in ``trace_service.proto`` / ``trace.proto`` (request.resource_spans = 1,
-    ResourceSpans.scope_spans = 2, ScopeSpans.spans = 2), the spans declared ``bytes``; the
-    other fields are kept as unknown fields.  Parsing a body with it costs a C-level walk and
-    lets the GenAI spans be found by a byte search instead of reading every attribute key.
+    A GenAI span's attribute entries repeat from span to span (provider, model, operation, token
+    counts), so its attributes are read as one ``dict`` built in C from kept pairs.  Long entries
+    (prompts, when captured) are decoded every time and never kept; the table is cleared when full.
+    """
+
+    def __missing__(self, raw: bytes) -> tuple[str, Any]:
+        entry = KeyValue.FromString(raw)
+        pair = (entry.key, python_value(entry.value))
+        if len(raw) <= _MAX_KEPT_ENTRY_BYTES:
+            if len(self) >= _MAX_KEPT_ENTRIES:
+                self.clear()
+            self[raw] = pair
+        return pair
+
+
+_MAX_KEPT_ENTRY_BYTES = 96
+_MAX_KEPT_ENTRIES = 65536
+_decoded_entries = _DecodedEntries()
+
+
+def _wire_attributes(entries: Sequence[bytes]) -> dict[str, Any]:
+    """Attribute key → Python value, from a view's encoded ``KeyValue`` entries (a later key wins, as
+    protobuf's)."""
+    return dict(map(_decoded_entries.__getitem__, entries[:]))  # a slice: one C-level copy of the container
+
+
+def _views() -> tuple[type[Message], type[Message], type[Message]]:
+    """Message types that read an ``ExportTraceServiceRequest`` without decoding its spans.
+
+    The request view has the fields of ``trace_service.proto`` / ``trace.proto`` down to
+    ``ScopeSpans.spans``, with each span, resource, scope and schema URL declared ``bytes``:
+    parsing a body with it is a C-level walk, a span is found by a byte search and changed
+    by appending bytes, and serialising it writes everything else back as it came.  The span
+    view reads what enrichment needs of one span: ids, end time, and each attribute's encoded
+    ``KeyValue``; the resource view reads a resource's attributes the same way.
     """
     file = descriptor_pb2.FileDescriptorProto(
-        name="otel_carbon/collector/span_bytes.proto", package=_VIEW_PACKAGE, syntax="proto3"
+        name="otel_carbon/collector/trace_views.proto", package=_VIEW_PACKAGE, syntax="proto3"
     )
-    repeated, message, raw = (
-        descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
-        descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
-        descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-    )
-    scope = file.message_type.add(name="ScopeSpanBytes")
+    field = descriptor_pb2.FieldDescriptorProto
+    repeated, optional = field.LABEL_REPEATED, field.LABEL_OPTIONAL
+    message, raw, fixed64 = field.TYPE_MESSAGE, field.TYPE_BYTES, field.TYPE_FIXED64
+
+    scope = file.message_type.add(name="ScopeSpansView")
+    scope.field.add(name="scope", number=1, label=optional, type=raw)
     scope.field.add(name="spans", number=2, label=repeated, type=raw)
-    resource = file.message_type.add(name="ResourceSpanBytes")
+    scope.field.add(name="schema_url", number=3, label=optional, type=raw)
+    resource = file.message_type.add(name="ResourceSpansView")
+    resource.field.add(name="resource", number=1, label=optional, type=raw)
     resource.field.add(name="scope_spans", number=2, label=repeated, type=message,
-                       type_name=f".{_VIEW_PACKAGE}.ScopeSpanBytes")
-    request = file.message_type.add(name="TraceRequestSpanBytes")
+                       type_name=f".{_VIEW_PACKAGE}.ScopeSpansView")
+    resource.field.add(name="schema_url", number=3, label=optional, type=raw)
+    request = file.message_type.add(name="TraceRequestView")
     request.field.add(name="resource_spans", number=1, label=repeated, type=message,
-                      type_name=f".{_VIEW_PACKAGE}.ResourceSpanBytes")
+                      type_name=f".{_VIEW_PACKAGE}.ResourceSpansView")
+    span = file.message_type.add(name="SpanView")
+    span.field.add(name="trace_id", number=1, label=optional, type=raw)
+    span.field.add(name="span_id", number=2, label=optional, type=raw)
+    span.field.add(name="parent_span_id", number=4, label=optional, type=raw)
+    span.field.add(name="end_time_unix_nano", number=8, label=optional, type=fixed64)
+    span.field.add(name="attributes", number=9, label=repeated, type=raw)
+    resource_attributes = file.message_type.add(name="ResourceView")
+    resource_attributes.field.add(name="attributes", number=1, label=repeated, type=raw)
     pool = descriptor_pool.DescriptorPool()  # a pool of its own: nothing to clash with
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_VIEW_PACKAGE}.TraceRequestSpanBytes"))
+    return tuple(  # type: ignore[return-value]
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_VIEW_PACKAGE}.{name}"))
+        for name in ("TraceRequestView", "SpanView", "ResourceView")
+    )
 
 
 _VIEW_PACKAGE = "otel_carbon.collector.view"
-_SpanBytesRequest = _span_bytes_view()
+_TraceRequestView, _SpanView, _ResourceView = _views()
 #: Every GenAI marker key (``semconv.GENAI_MARKER_KEYS``) contains this; a span whose bytes lack it is
 #: not a GenAI span.
 MARKER_BYTES = b"gen_ai."
 
 
-def genai_candidates(request: ExportTraceServiceRequest, body: bytes | None = None) -> list[Any]:
-    """The spans of ``request`` that may be GenAI spans (a superset: each is checked by its keys).
+class EnrichedBody(NamedTuple):
+    """An ``ExportTraceServiceRequest``'s protobuf bytes after enrichment, and the GenAI spans counted in it."""
 
-    ``body``: the request's encoded bytes when the caller has them (else it is encoded here).
-    A span whose encoding lacks ``gen_ai.`` has no GenAI marker key, so it is skipped
-    without being read attribute by attribute.
-    """
-    if body is None:
-        body = request.SerializeToString()
-    if MARKER_BYTES not in body:
-        return []
-    view = _SpanBytesRequest.FromString(body)
-    found = []
-    for resource_index, resource_spans in enumerate(view.resource_spans):
-        for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
-            spans = None
-            for span_index, raw in enumerate(scope_spans.spans):
-                if MARKER_BYTES in raw:
-                    if spans is None:
-                        spans = request.resource_spans[resource_index].scope_spans[scope_index].spans
-                    found.append((resource_index, spans[span_index]))
-    return found
+    body: bytes
+    counted: int
 
 
-def enrich_request(
-    request: ExportTraceServiceRequest,
+class _GenAISpan(NamedTuple):
+    spans: Any  # the view's repeated span bytes holding it
+    index: int
+    raw: bytes
+    attributes: dict[str, Any]
+    resource: Mapping[str, Any]
+    trace_id: int
+    span_id: int
+    end_time_ns: int
+
+
+def enrich_body(
+    body: bytes,
     context: EnrichmentContext,
     accountant: CarbonAccountant | None = None,
     nests: CallNests | None = None,
     count_enriched: bool = False,
-    body: bytes | None = None,
-) -> int:
-    """Add carbon attributes, in place, to the GenAI spans of ``request``; return how many were counted.
+) -> EnrichedBody:
+    """Add carbon attributes to the GenAI spans of an encoded ``ExportTraceServiceRequest``.
+
+    ``body`` must decode as one (the receivers check it first).  Only spans whose bytes
+    contain ``gen_ai.`` are read, and only their ids and attributes; the carbon attributes
+    are appended to a span's bytes (a repeated field may be written in several pieces),
+    everything else is written back as it came.  Without a span to change, ``body`` itself
+    is returned.
 
     One call, one figure (:mod:`otel_carbon.processors.nesting`): every GenAI span of the
     request is noted in ``nests`` first (spans remembered from earlier requests count
@@ -271,41 +179,85 @@ def enrich_request(
     with its ``sci.carbon.status``.  Spans arriving already accounted for (our
     instrumentation, an in-process processor) are left as they are; with
     ``count_enriched`` the counted ones among them are recorded by ``accountant`` too
-    (for apps that export no carbon metrics of their own).  ``body``: the encoded request,
-    when the caller has it (saves encoding it again to find the GenAI spans).
+    (for apps that export no carbon metrics of their own).
     """
+    if MARKER_BYTES not in body:
+        return EnrichedBody(body, 0)
     nests = nests if nests is not None else CallNests()
-    pending: list[tuple[Any, dict[str, Any], Mapping[str, Any], int, int]] = []
-    resources: dict[int, Mapping[str, Any]] = {}
-    for resource_index, span in genai_candidates(request, body):
-        attributes = attributes_dict(span.attributes)
-        if not is_genai(attributes):
-            continue
-        trace_id, span_id = _id(span.trace_id), _id(span.span_id)
-        counted_upstream = attributes.get(sc.SCI_COUNTED) is True
-        nests.note(trace_id, span_id, _id(span.parent_span_id), counted=counted_upstream)
-        resource = resources.get(resource_index)
-        if resource is None:
-            resource = resources[resource_index] = attributes_dict(
-                request.resource_spans[resource_index].resource.attributes
-            )
-        if counted_upstream and count_enriched and accountant is not None:
-            _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
-        if accounted_for(attributes):
-            continue
-        pending.append((span, attributes, resource, trace_id, span_id))
+    request = _TraceRequestView.FromString(body)
+    pending, noted = [], []
+    for resource_spans in request.resource_spans:
+        resource: dict[str, Any] | None = None
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            raws = spans[:]  # one C-level copy; the candidates are then found by a byte search each
+            for index in compress(range(len(raws)), map(operator.contains, raws, repeat(MARKER_BYTES))):
+                raw = raws[index]
+                span = _SpanView.FromString(raw)
+                attributes = _wire_attributes(span.attributes)
+                if not is_genai(attributes):
+                    continue
+                if resource is None:
+                    resource = _wire_attributes(_ResourceView.FromString(resource_spans.resource).attributes)
+                trace_id, span_id = _id(span.trace_id), _id(span.span_id)
+                counted_upstream = attributes.get(sc.SCI_COUNTED) is True
+                noted.append((trace_id, span_id, _id(span.parent_span_id), counted_upstream))
+                if counted_upstream and count_enriched and accountant is not None:
+                    _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
+                if not accounted_for(attributes):
+                    pending.append(_GenAISpan(spans, index, raw, attributes, resource, trace_id, span_id,
+                                              span.end_time_unix_nano))
+    nests.note_all(noted)  # every GenAI span of the request before any is judged a duplicate
+    if not pending:
+        return EnrichedBody(body, 0)
     counted = 0
-    for span, attributes, resource, trace_id, span_id in pending:
-        if nests.is_duplicate(trace_id, span_id):
-            result = uncounted(sc.STATUS_DUPLICATE)
+
+    def write(call: _GenAISpan, result: CallCarbon) -> None:
+        nonlocal counted
+        if result.counted:
+            nests.mark_counted(call.trace_id, call.span_id)
+            counted += 1
+        if accountant is not None:
+            accountant.record(result, call.attributes, call.resource, call.trace_id, call.span_id, call.end_time_ns)
+        call.spans[call.index] = call.raw + attributes_wire(result.attributes, result.shared)
+
+    # Estimated calls sharing a plan, a reading and keep_cost are costed together (columns).
+    together: dict[tuple[int, int, bool], tuple[PreparedCall, IntensityReading, list[tuple[_GenAISpan, TokenUsage]]]] = {}
+    for call, duplicate in zip(pending, nests.duplicates([(call.trace_id, call.span_id) for call in pending])):
+        if duplicate:
             if accountant is not None:
                 accountant.record_duplicate()
-        else:
-            result = enrich(attributes, resource, context)
-            if result.counted:
-                nests.mark_counted(trace_id, span_id)
-                counted += 1
+            call.spans[call.index] = call.raw + attributes_wire(uncounted(sc.STATUS_DUPLICATE).attributes)
+            continue
+        prepared = prepare(call.attributes, call.resource, context)
+        if isinstance(prepared, CallCarbon):
+            write(call, prepared)
+            continue
+        reading = context.intensity.lookup(prepared.plan.zone)
+        if prepared.measured is not None:
+            write(call, costed(prepared, reading))
+            continue
+        key = (id(prepared.plan), id(reading), prepared.keep_cost)
+        group = together.get(key)
+        if group is None:
+            group = together[key] = (prepared, reading, [])
+        group[2].append((call, prepared.usage))
+    for prepared, reading, members in together.values():
+        if CostedColumns is None or len(members) < MIN_CALLS:
+            for call, usage in members:
+                write(call, costed(prepared._replace(usage=usage), reading))
+            continue
+        columns = CostedColumns(prepared.plan, reading, prepared.keep_cost, [usage for _, usage in members])
+        together_counted = []
+        for index, ((call, usage), wire) in enumerate(zip(members, columns.attributes_wires())):
+            if wire is None:
+                write(call, costed(prepared._replace(usage=usage), reading))
+                continue
             if accountant is not None:
-                accountant.record(result, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
-        span.MergeFromString(attributes_wire(result.attributes, result.shared))
-    return counted
+                accountant.record(columns.result(index), call.attributes, call.resource, call.trace_id, call.span_id,
+                                  call.end_time_ns)
+            call.spans[call.index] = call.raw + wire
+            together_counted.append((call.trace_id, call.span_id))
+        nests.mark_all_counted(together_counted)
+        counted += len(together_counted)
+    return EnrichedBody(request.SerializeToString(), counted)

@@ -28,6 +28,12 @@ SIGNALS: dict[str, tuple[type[Message], type[Message]]] = {
     "metrics": (metrics_service_pb2.ExportMetricsServiceRequest, metrics_service_pb2.ExportMetricsServiceResponse),
     "logs": (logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse),
 }
+#: signal → the OTLP collector's gRPC service name
+SERVICES = {
+    "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
+    "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
+}
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 #: OTLP/JSON id fields: written as hex, where protobuf's JSON mapping expects base64.

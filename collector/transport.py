@@ -1,7 +1,8 @@
 """Sending one OTLP export request upstream, over OTLP/gRPC or OTLP/HTTP (protobuf).
 
-A transport's ``send(signal, request, timeout_s)`` returns when the upstream
-took the request, raises :class:`UpstreamRejected` when it refused it for good
+A transport's ``send(signal, payload, timeout_s)`` sends an export request
+already encoded (protobuf bytes, as the receivers accepted and enriched it),
+returns when the upstream took it, raises :class:`UpstreamRejected` when it refused it for good
 (the sender must not retry) and :class:`UpstreamUnavailable` otherwise, with
 ``ambiguous=True`` when the request may have reached the upstream anyway (the
 deadline passed after it was sent).  Status mapping follows OTLP: gRPC
@@ -18,13 +19,9 @@ from typing import Protocol
 
 import grpc
 import httpx
-from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from otel_carbon.collector.errors import UpstreamRejected, UpstreamUnavailable
-from otel_carbon.collector.payload import PROTOBUF
+from otel_carbon.collector.payload import PROTOBUF, SERVICES
 from otel_carbon.collector.upstream import Upstream
 
 #: Upstream gRPC codes that mean "this payload will never be accepted"; anything else is retried.
@@ -37,7 +34,7 @@ HTTP_RETRYABLE = frozenset({408, 429, 502, 503, 504})
 
 
 class Transport(Protocol):
-    def send(self, signal: str, request: Message, timeout_s: float) -> None: ...
+    def send(self, signal: str, payload: bytes, timeout_s: float) -> None: ...
 
     def ready(self, timeout_s: float) -> bool:
         """Whether the upstream can be reached within ``timeout_s``."""
@@ -51,15 +48,12 @@ class GrpcTransport:
     def __init__(self, upstream: Upstream) -> None:
         self._channel = upstream.channel()
         self._metadata = upstream.headers or None
-        self._export = {
-            "traces": trace_service_pb2_grpc.TraceServiceStub(self._channel).Export,
-            "metrics": metrics_service_pb2_grpc.MetricsServiceStub(self._channel).Export,
-            "logs": logs_service_pb2_grpc.LogsServiceStub(self._channel).Export,
-        }
+        # Bytes in, the (empty) response's bytes out: the payload is sent as it was encoded.
+        self._export = {signal: self._channel.unary_unary(f"/{service}/Export") for signal, service in SERVICES.items()}
 
-    def send(self, signal: str, request: Message, timeout_s: float) -> None:
+    def send(self, signal: str, payload: bytes, timeout_s: float) -> None:
         try:
-            self._export[signal](request, timeout=timeout_s, metadata=self._metadata)
+            self._export[signal](payload, timeout=timeout_s, metadata=self._metadata)
         except grpc.RpcError as error:
             code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
             if code in PERMANENT:
@@ -86,9 +80,9 @@ class HttpTransport:
         self._client = httpx.Client(base_url=upstream.url, verify=upstream.ssl_context() or True,
                                     headers={**dict(upstream.headers), "content-type": PROTOBUF})
 
-    def send(self, signal: str, request: Message, timeout_s: float) -> None:
+    def send(self, signal: str, payload: bytes, timeout_s: float) -> None:
         try:
-            response = self._client.post(f"/v1/{signal}", content=request.SerializeToString(), timeout=timeout_s)
+            response = self._client.post(f"/v1/{signal}", content=payload, timeout=timeout_s)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:  # never sent
             raise UpstreamUnavailable(type(error).__name__) from error
         except httpx.HTTPError as error:  # sent, answer not seen: may have landed

@@ -13,7 +13,7 @@ from typing import Literal
 
 from otel_carbon import sci
 from otel_carbon.config import CarbonSettings
-from otel_carbon.estimate.catalogue import Catalogue, ModelMatch, ProviderSpec
+from otel_carbon.estimate.catalogue import Catalogue, ModelMatch, Prices, ProviderSpec
 from otel_carbon.estimate.inference import TokenEnergy, TokenUsage, inference_from, token_energy
 from otel_carbon.intensity.reading import IntensityLookup, IntensityReading
 from otel_carbon.sci import Boundary, EnergyLayers, LayerFactors, Range
@@ -199,13 +199,18 @@ def _pue(provider: ProviderSpec | None) -> float:
     return provider.pue if provider is not None else UNKNOWN_PROVIDER_PUE
 
 
+def listed_prices(match: ModelMatch) -> Prices | None:
+    """The API prices of an exactly matched model; ``None`` otherwise (a cost is never a guess)."""
+    return match.spec.prices if match.match == "exact" else None
+
+
 def api_cost_usd(match: ModelMatch, usage: TokenUsage) -> float | None:
     """USD for an exactly matched model with listed prices; ``None`` otherwise (never a guess)."""
-    prices = match.spec.prices
-    if match.match != "exact" or prices is None:
+    prices = listed_prices(match)
+    if prices is None:
         return None
     return prices.cost_usd(
-        uncached_input=max(usage.uncached_input - usage.cache_write, 0),
+        uncached_input=usage.billed_uncached_input,
         cached_input=usage.cached_input,
         cache_write=usage.cache_write,
         output=usage.output,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 JOULES_PER_KWH = 3.6e6
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
@@ -179,4 +179,9 @@ def score(carbon_g: float, unit: FunctionalUnit, tokens: int) -> float | None:
         return carbon_g
     if tokens <= 0:
         return None
+    return per_thousand_tokens(carbon_g, tokens)
+
+
+def per_thousand_tokens(carbon_g: Any, tokens: Any) -> Any:
+    """g CO2e per 1 000 tokens, for ``tokens`` > 0 (numbers, or arrays element by element)."""
     return carbon_g * 1000.0 / tokens

@@ -17,7 +17,7 @@ from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.estimate.inference import TokenUsage
 from otel_carbon.footprint import Footprint, FootprintBasis, MeasuredEnergy, footprint_basis, resolve_zone
 from otel_carbon.intensity.cache import IntensityCache
-from otel_carbon.intensity.reading import IntensityLookup
+from otel_carbon.intensity.reading import IntensityLookup, IntensityReading
 from otel_carbon.intensity.zones import zone_for_region
 from otel_carbon.locality import Placement, place_call
 from otel_carbon.processors.fastpath import ReadingAttributes, call_attributes, number_attributes, reading_attributes
@@ -30,6 +30,7 @@ MAX_TOKENS_PER_CALL = 10_000_000
 #: Ceiling on a measured energy value of one call, J (about 278 kWh).
 MAX_MEASURED_J = 1e9
 _MAX_PLANS = 4096
+_CACHE_AND_REASONING_KEYS = frozenset(sc.CACHE_READ_KEYS + sc.CACHE_WRITE_KEYS + sc.REASONING_KEYS)
 
 
 class InvalidUsage(ValueError):
@@ -149,13 +150,16 @@ def token_usage(attributes: Mapping[str, Any]) -> TokenUsage:
     than cache tokens; those are added back.
     """
     input_tokens = _count(sc.first_present(attributes, sc.INPUT_TOKEN_KEYS))
+    output_tokens = _count(sc.first_present(attributes, sc.OUTPUT_TOKEN_KEYS))
+    if _CACHE_AND_REASONING_KEYS.isdisjoint(attributes):  # the common case: plain input and output
+        return TokenUsage(input=input_tokens, output=output_tokens)
     cached = _count(sc.first_present(attributes, sc.CACHE_READ_KEYS))
     cache_write = _count(sc.first_present(attributes, sc.CACHE_WRITE_KEYS))
     if cached + cache_write > input_tokens:
         input_tokens += cached + cache_write
     return TokenUsage(
         input=input_tokens,
-        output=_count(sc.first_present(attributes, sc.OUTPUT_TOKEN_KEYS)),
+        output=output_tokens,
         cached_input=cached,
         cache_write=cache_write,
         reasoning=_count(sc.first_present(attributes, sc.REASONING_KEYS)),
@@ -188,14 +192,21 @@ def provider_and_model(attributes: Mapping[str, Any]) -> tuple[str | None, str |
     return (str(provider) if provider is not None else None, str(model) if model is not None else None)
 
 
-def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: EnrichmentContext) -> CallCarbon:
-    """Carbon of the call described by one GenAI span's ``attributes``.
+class PreparedCall(NamedTuple):
+    """A GenAI call with everything but its arithmetic worked out."""
 
-    Pure: reads its arguments, and the intensity cache, which never blocks.
-    Callers check :func:`needs_enrichment` first.  The result is counted unless the
-    span's usage is invalid or absent (``no_usage``: no tokens and no
-    measurement, so the carbon is unknown — never reported as 0).
-    """
+    plan: CallPlan
+    usage: TokenUsage
+    #: The measurement that applies (``None``: the energy is estimated from the tokens).
+    measured: MeasuredEnergy | None
+    #: Whether ``gen_ai.usage.cost`` is ours to write (the instrumentation's own cost wins).
+    keep_cost: bool
+
+
+def prepare(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: EnrichmentContext) -> PreparedCall | CallCarbon:
+    """The call one GenAI span's ``attributes`` describe, ready for :func:`costed`; or, for a call that
+    is not counted (usage invalid, or absent: ``no_usage``, the carbon is unknown — never reported
+    as 0), its :class:`CallCarbon`."""
     provider, model = provider_and_model(attributes)
     try:
         usage = token_usage(attributes)
@@ -207,13 +218,30 @@ def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: 
         measured = None  # the window saw a relay on this machine, not the model's work
     if measured is None and usage.input == 0 and usage.output == 0:
         return uncounted(sc.STATUS_NO_USAGE)
-    reading = context.intensity.lookup(plan.zone)
-    shared = plan.constants.at(reading)
-    out = call_attributes(plan.basis, usage, reading, shared, measured,
-                          keep_cost=sc.GEN_AI_USAGE_COST not in attributes)  # the instrumentation's own cost wins
+    return PreparedCall(plan, usage, measured, sc.GEN_AI_USAGE_COST not in attributes)
+
+
+def costed(call: PreparedCall, reading: IntensityReading) -> CallCarbon:
+    """Carbon of a prepared call at intensity ``reading`` (its zone's); ``invalid_usage`` when a value
+    would be non-finite or negative."""
+    shared = call.plan.constants.at(reading)
+    out = call_attributes(call.plan.basis, call.usage, reading, shared, call.measured, keep_cost=call.keep_cost)
     if out is None:
         return uncounted(sc.STATUS_INVALID_USAGE)
-    return CallCarbon(out, usage, shared)
+    return CallCarbon(out, call.usage, shared)
+
+
+def enrich(attributes: Mapping[str, Any], resource: Mapping[str, Any], context: EnrichmentContext) -> CallCarbon:
+    """Carbon of the call described by one GenAI span's ``attributes``.
+
+    Pure: reads its arguments, and the intensity cache, which never blocks.
+    Callers check :func:`needs_enrichment` first.  The result is counted unless the
+    span's usage is invalid or absent (see :func:`prepare`).
+    """
+    call = prepare(attributes, resource, context)
+    if isinstance(call, CallCarbon):
+        return call
+    return costed(call, context.intensity.lookup(call.plan.zone))
 
 
 def carbon_attributes(

@@ -24,7 +24,7 @@ from typing import Any
 from otel_carbon import sci
 from otel_carbon import semconv as sc
 from otel_carbon.estimate.catalogue import ModelMatch
-from otel_carbon.estimate.inference import CACHED_INPUT_FACTOR, TokenUsage, decode_tokens, serving_seconds_per_j
+from otel_carbon.estimate.inference import TokenUsage, decode_tokens, serving_seconds_per_j
 from otel_carbon.footprint import FootprintBasis, MeasuredEnergy, api_cost_usd
 from otel_carbon.intensity.reading import IntensityReading
 
@@ -86,26 +86,69 @@ def reading_attributes(
     return out
 
 
+#: The per-call numbers, in the order :func:`layered_numbers` gives them.
+NUMBER_KEYS = (sc.SCI_ENERGY, sc.SCI_ENERGY_LOW, sc.SCI_ENERGY_HIGH, sc.SCI_ENERGY_ACCELERATOR, sc.SCI_ENERGY_HOST,
+               sc.SCI_ENERGY_IDLE, sc.SCI_ENERGY_OVERHEAD, sc.SCI_OPERATIONAL, sc.SCI_EMBODIED, sc.SCI_CARBON,
+               sc.SCI_CARBON_LOW, sc.SCI_CARBON_HIGH)
+
+
 def number_attributes(
     energy: tuple[float, float, float], layers: tuple[float, float, float, float], operational: float,
     embodied: float, carbon: tuple[float, float, float],
 ) -> dict[str, float]:
     """The per-call numbers as attributes: energy (low, mid, high) and its layers' mids (accelerator, host,
     idle, overhead), J; operational mid, embodied, and carbon (low, mid, high), g CO2e."""
-    return {
-        sc.SCI_ENERGY: energy[1],
-        sc.SCI_ENERGY_LOW: energy[0],
-        sc.SCI_ENERGY_HIGH: energy[2],
-        sc.SCI_ENERGY_ACCELERATOR: layers[0],
-        sc.SCI_ENERGY_HOST: layers[1],
-        sc.SCI_ENERGY_IDLE: layers[2],
-        sc.SCI_ENERGY_OVERHEAD: layers[3],
-        sc.SCI_OPERATIONAL: operational,
-        sc.SCI_EMBODIED: embodied,
-        sc.SCI_CARBON: carbon[1],
-        sc.SCI_CARBON_LOW: carbon[0],
-        sc.SCI_CARBON_HIGH: carbon[2],
-    }
+    return dict(zip(NUMBER_KEYS, (energy[1], energy[0], energy[2], *layers, operational, embodied, carbon[1],
+                                  carbon[0], carbon[2])))
+
+
+def estimated_accelerator(basis: FootprintBasis, decoded: Any, prefill: Any) -> tuple[Any, Any, Any, Any]:
+    """Accelerator energy (low, mid, high), J, and embodied carbon, g CO2e, of estimated calls.
+
+    ``decoded`` and ``prefill`` are token counts (:func:`decode_tokens`, ``TokenUsage.prefill``):
+    numbers for one call, or arrays for many (the same operations element by element).
+    """
+    per_token = basis.per_token
+    decode, prefill_rate = per_token.decode, per_token.prefill
+    acc_l = decoded * decode.low + prefill * prefill_rate.low
+    acc_m = decoded * decode.mid + prefill * prefill_rate.mid
+    acc_h = decoded * decode.high + prefill * prefill_rate.high
+    embodied = sci.embodied_g(basis.estimated_te_g, acc_m * serving_seconds_per_j(basis.tdp_w), basis.lifespan_s)
+    return acc_l, acc_m, acc_h, embodied
+
+
+def layered_numbers(
+    basis: FootprintBasis, accelerator: tuple[Any, Any, Any], host: tuple[Any, Any, Any] | None, embodied: Any,
+    intensity: float,
+) -> tuple[Any, ...]:
+    """The per-call numbers (:data:`NUMBER_KEYS`) from accelerator energy (low, mid, high), J, measured host
+    energy or ``None`` (estimated from the accelerator), embodied carbon, g CO2e, and intensity, gCO2e/kWh.
+
+    Numbers for one call or arrays for many: element by element the same operations, in the
+    order :func:`sci.layer_energy`, ``EnergyLayers.total`` and :func:`sci.carbon` do them
+    (((accelerator + host) + idle) + overhead, then E · I + M).
+    """
+    factors = basis.factors
+    acc_l, acc_m, acc_h = accelerator
+    if basis.boundary is sci.Boundary.ACCELERATOR:
+        host_l = host_m = host_h = idle_l = idle_m = idle_h = over_l = over_m = over_h = 0.0
+    else:
+        if host is None:
+            ratio = factors.host_ratio
+            host_l, host_m, host_h = acc_l * ratio, acc_m * ratio, acc_h * ratio
+        else:
+            host_l, host_m, host_h = host
+        act_l, act_m, act_h = acc_l + host_l, acc_m + host_m, acc_h + host_h
+        share, pue_excess = factors.idle_share, factors.pue - 1.0
+        idle_l, idle_m, idle_h = act_l * share, act_m * share, act_h * share
+        over_l, over_m, over_h = (act_l + idle_l) * pue_excess, (act_m + idle_m) * pue_excess, (act_h + idle_h) * pue_excess
+    energy_l = acc_l + host_l + idle_l + over_l
+    energy_m = acc_m + host_m + idle_m + over_m
+    energy_h = acc_h + host_h + idle_h + over_h
+    operational_m = sci.operational_g(energy_m, intensity)
+    return (energy_m, energy_l, energy_h, acc_m, host_m, idle_m, over_m, operational_m, embodied,
+            operational_m + embodied, sci.operational_g(energy_l, intensity) + embodied,
+            sci.operational_g(energy_h, intensity) + embodied)
 
 
 def call_attributes(
@@ -123,57 +166,26 @@ def call_attributes(
     would be non-finite or negative (the caller reports ``invalid_usage``).
     Units: J, g CO2e, gCO2e/kWh, USD.
     """
-    factors = basis.factors
     if measured is not None:
-        acc_l = acc_m = acc_h = measured.accelerator_j
-        host_j = measured.host_j
-        if host_j is not None:
-            host_l = host_m = host_h = host_j
+        accelerator = (measured.accelerator_j,) * 3
+        host = None if measured.host_j is None else (measured.host_j,) * 3
         embodied = sci.embodied_g(basis.measured_te_g * measured.devices, measured.duration_s, basis.lifespan_s)
     else:
-        per_token = basis.per_token
-        decode, prefill_rate = per_token.decode, per_token.prefill
-        decoded = decode_tokens(usage)
-        prefill = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
-        acc_l = decoded * decode.low + prefill * prefill_rate.low
-        acc_m = decoded * decode.mid + prefill * prefill_rate.mid
-        acc_h = decoded * decode.high + prefill * prefill_rate.high
-        host_j = None
-        embodied = sci.embodied_g(basis.estimated_te_g, acc_m * serving_seconds_per_j(basis.tdp_w), basis.lifespan_s)
-    if basis.boundary is sci.Boundary.ACCELERATOR:
-        host_l = host_m = host_h = idle_l = idle_m = idle_h = over_l = over_m = over_h = 0.0
-    else:  # sci.layer_energy, element by element
-        if host_j is None:
-            ratio = factors.host_ratio
-            host_l, host_m, host_h = acc_l * ratio, acc_m * ratio, acc_h * ratio
-        act_l, act_m, act_h = acc_l + host_l, acc_m + host_m, acc_h + host_h
-        share, pue_excess = factors.idle_share, factors.pue - 1.0
-        idle_l, idle_m, idle_h = act_l * share, act_m * share, act_h * share
-        over_l, over_m, over_h = (act_l + idle_l) * pue_excess, (act_m + idle_m) * pue_excess, (act_h + idle_h) * pue_excess
-    # sci.EnergyLayers.total and sci.carbon: ((accelerator + host) + idle) + overhead, then E · I + M.
-    energy_l = acc_l + host_l + idle_l + over_l
-    energy_m = acc_m + host_m + idle_m + over_m
-    energy_h = acc_h + host_h + idle_h + over_h
+        acc_l, acc_m, acc_h, embodied = estimated_accelerator(basis, decode_tokens(usage), usage.prefill)
+        accelerator, host = (acc_l, acc_m, acc_h), None
     intensity = reading.g_per_kwh
-    operational_m = sci.operational_g(energy_m, intensity)
-    carbon_l = sci.operational_g(energy_l, intensity) + embodied
-    carbon_m = operational_m + embodied
-    carbon_h = sci.operational_g(energy_h, intensity) + embodied
-    out = constants | number_attributes(
-        (energy_l, energy_m, energy_h), (acc_m, host_m, idle_m, over_m), operational_m, embodied,
-        (carbon_l, carbon_m, carbon_h),
-    )
-    numbers = [energy_m, energy_l, energy_h, acc_m, host_m, idle_m, over_m, operational_m, embodied, carbon_m,
-               carbon_l, carbon_h, intensity]
-    score = sci.score(carbon_m, basis.functional_unit, usage.total)
+    numbers = layered_numbers(basis, accelerator, host, embodied, intensity)
+    out = constants | dict(zip(NUMBER_KEYS, numbers))
+    checked = [*numbers, intensity]
+    score = sci.score(numbers[9], basis.functional_unit, usage.total)
     if score is not None:
         out[sc.SCI_SCORE] = score
-        numbers.append(score)
+        checked.append(score)
     if keep_cost and basis.priced and measured is None:
         cost = api_cost_usd(basis.match, usage)
         if cost is not None:
             out[sc.GEN_AI_USAGE_COST] = cost
-            numbers.append(cost)
-    if not (math.isfinite(sum(numbers)) and min(numbers) >= 0.0):  # a sum is finite only if each term is
+            checked.append(cost)
+    if not (math.isfinite(sum(checked)) and min(checked) >= 0.0):  # a sum is finite only if each term is
         return None
     return out

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 SpanKey = tuple[int, int]  # (trace id, span id)
 
@@ -58,38 +59,61 @@ class CallNests:
         batch, it was counted on arrival and the inner one is then the duplicate:
         still one count for the call.
         """
-        key = (trace_id, span_id)
-        parent = (trace_id, parent_id) if parent_id else None
         with self._lock:
-            self._parent_of[key] = parent
-            self._parent_of.move_to_end(key)
-            if counted:
-                self._counted.add(key)
-            if parent is not None:
-                self._has_genai_child[parent] = None
-                self._has_genai_child.move_to_end(parent)
-            self._trim()
+            self._note(trace_id, span_id, parent_id, counted)
+
+    def note_all(self, spans: Iterable[tuple[int, int, int | None, bool]]) -> None:
+        """:meth:`note` each ``(trace id, span id, parent id, counted)`` of ``spans`` (a batch), at once."""
+        with self._lock:
+            for trace_id, span_id, parent_id, counted in spans:
+                self._note(trace_id, span_id, parent_id, counted)
 
     def mark_counted(self, trace_id: int, span_id: int) -> None:
         """Record that this span was counted (its later-arriving inner spans are then duplicates)."""
         with self._lock:
             self._counted.add((trace_id, span_id))
 
+    def mark_all_counted(self, keys: Iterable[SpanKey]) -> None:
+        """:meth:`mark_counted` for each ``(trace id, span id)`` of ``keys``, at once."""
+        with self._lock:
+            self._counted.update(keys)
+
     def is_duplicate(self, trace_id: int, span_id: int) -> bool:
         """Whether the span duplicates a counted span of its call (rules 2 and 3 of the module docstring)."""
-        key: SpanKey | None = (trace_id, span_id)
         with self._lock:
-            if key in self._counted:
-                return False
-            if key in self._has_genai_child:
-                return True
-            for _ in range(_MAX_DEPTH):
-                key = self._parent_of.get(key) if key is not None else None
-                if key is None:
-                    return False
-                if key in self._counted:
-                    return True
+            return self._is_duplicate((trace_id, span_id))
+
+    def duplicates(self, keys: Iterable[SpanKey]) -> list[bool]:
+        """:meth:`is_duplicate` for each ``(trace id, span id)`` of ``keys``, at once."""
+        with self._lock:
+            return [self._is_duplicate(key) for key in keys]
+
+    def _note(self, trace_id: int, span_id: int, parent_id: int | None, counted: bool) -> None:
+        key = (trace_id, span_id)
+        parent = (trace_id, parent_id) if parent_id else None
+        parent_of, has_genai_child = self._parent_of, self._has_genai_child
+        parent_of[key] = parent
+        parent_of.move_to_end(key)
+        if counted:
+            self._counted.add(key)
+        if parent is not None:
+            has_genai_child[parent] = None
+            has_genai_child.move_to_end(parent)
+        if len(parent_of) > self._capacity or len(has_genai_child) > self._capacity:
+            self._trim()
+
+    def _is_duplicate(self, key: SpanKey | None) -> bool:
+        if key in self._counted:
             return False
+        if key in self._has_genai_child:
+            return True
+        for _ in range(_MAX_DEPTH):
+            key = self._parent_of.get(key) if key is not None else None
+            if key is None:
+                return False
+            if key in self._counted:
+                return True
+        return False
 
     def _trim(self) -> None:
         while len(self._parent_of) > self._capacity:

@@ -25,8 +25,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from otlp_receiver import OTLPReceiver
 
-from otel_carbon.collector.gateway import SERVICES, Gateway
-from otel_carbon.collector.payload import PROTOBUF
+from otel_carbon.collector.gateway import Gateway
+from otel_carbon.collector.payload import PROTOBUF, SERVICES
 from otel_carbon.collector.upstream import Upstream
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors.enrich import EnrichmentContext

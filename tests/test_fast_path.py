@@ -5,7 +5,8 @@ The oracle is the straightforward computation: place the call, resolve its zone,
 ``enrich`` (plans and per-reading attributes memoised, the arithmetic without
 intermediate objects) must give exactly the same attributes, bit for bit, on cache
 misses and hits, across intensity refreshes, for the spans the suite uses and for
-property-generated ones; the gateway's wire encoding of them must decode to the same.
+property-generated ones; the gateway's wire encoding of them must decode to the same, and so must the
+gateway's costing of a request's calls together (numpy columns).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from test_processor import PEER_SHAPES
 
 from otel_carbon import semconv as sc
-from otel_carbon.collector.otlp import MARKER_BYTES, attributes_wire
+from otel_carbon.collector.columns import MIN_CALLS
+from otel_carbon.collector.otlp import MARKER_BYTES
+from otel_carbon.collector.wire import attributes_wire
 from otel_carbon.config import CarbonSettings
 from otel_carbon.estimate.catalogue import Catalogue
 from otel_carbon.footprint import compute_footprint, resolve_zone
@@ -207,3 +210,73 @@ def test_random_spans_get_exactly_the_straightforward_values(span, context):
 def test_every_genai_marker_key_holds_the_marker_bytes():
     """The gateway skips spans whose encoding lacks ``MARKER_BYTES``: no marker key may lack it."""
     assert all(MARKER_BYTES in key.encode() for key in sc.GENAI_MARKER_KEYS)
+
+
+class _Recorder:
+    """An accountant that keeps what it is given (the gateway's ``CarbonAccountant`` seam)."""
+
+    def __init__(self) -> None:
+        self.results: dict[int, dict[str, Any]] = {}
+
+    def record(self, result, attributes, resource, trace_id, span_id, end_time_ns=None) -> None:
+        self.results[span_id] = result.attributes
+
+    def record_duplicate(self) -> None:
+        raise AssertionError("no span of these requests is a duplicate")
+
+
+def _request_body(calls: list[dict[str, Any]], resource: dict[str, Any]) -> bytes:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+    from otel_carbon.collector.wire import any_value
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in resource.items())
+    scope = resource_spans.scope_spans.add()
+    for index, attributes in enumerate(calls, start=1):
+        span = scope.spans.add(name=f"chat {index}", trace_id=bytes(15) + b"\x01", span_id=index.to_bytes(8, "big"))
+        span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
+    return request.SerializeToString()
+
+
+@st.composite
+def requests(draw) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Calls of one request: many sharing a plan (costed together), some with other counts or measured."""
+    base, resource = draw(spans())
+    base = {k: v for k, v in base.items() if "usage" not in k or k == sc.GEN_AI_USAGE_COST}
+    calls = []
+    for _ in range(draw(st.integers(MIN_CALLS, 3 * MIN_CALLS))):
+        call = dict(base)
+        for keys in (sc.INPUT_TOKEN_KEYS, sc.OUTPUT_TOKEN_KEYS, sc.CACHE_READ_KEYS, sc.CACHE_WRITE_KEYS,
+                     sc.REASONING_KEYS):
+            if draw(st.integers(0, 3)):
+                call[keys[0]] = draw(_COUNT)
+        calls.append(call)
+    calls.extend(draw(spans())[0] for _ in range(draw(st.integers(0, 3))))
+    return calls, resource
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=requests(), context=st.sampled_from(CONTEXTS))
+def test_calls_costed_together_at_the_gateway_get_exactly_the_straightforward_values(request, context):
+    """The gateway costs a request's calls sharing a plan as numpy columns: same values, same bytes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from otel_carbon.collector.otlp import enrich_body
+    from otel_carbon.processors.nesting import CallNests
+
+    calls, resource = request
+    recorder = _Recorder()
+    enriched = enrich_body(_request_body(calls, resource), context, recorder, CallNests())  # type: ignore[arg-type]
+    spans_out = ExportTraceServiceRequest.FromString(enriched.body).resource_spans[0].scope_spans[0].spans
+    assert len(spans_out) == len(calls)
+    counted = 0
+    for index, (attributes, span) in enumerate(zip(calls, spans_out), start=1):
+        oracle = straightforward(attributes, resource, context)
+        counted += oracle.get(sc.SCI_COUNTED) is True
+        added = {kv.key: kv.value for kv in span.attributes[len(attributes):]}
+        assert added == decoded(oracle), span.name
+        assert_identical(recorder.results[index], oracle)
+    assert enriched.counted == counted

@@ -182,13 +182,13 @@ def test_a_retried_export_is_counted_once_by_the_gateway():
     accountant = CarbonAccountant(EnrichmentContext(settings=CarbonSettings(zone="FR")), meter_provider=metrics.provider)
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from otel_carbon.collector.otlp import enrich_request
+    from otel_carbon.collector.otlp import enrich_body
     from otel_carbon.processors.nesting import CallNests
 
     inner, _ = nested_spans()
     nests = CallNests()
     for _ in range(2):
-        enrich_request(encode_spans([inner]), accountant.context, accountant, nests)
+        enrich_body(encode_spans([inner]).SerializeToString(), accountant.context, accountant, nests)
     assert metrics.requests() == 1
 
 
@@ -257,12 +257,13 @@ def test_gateway_counts_spans_enriched_upstream_only_when_asked(count_enriched):
     assert span.attributes[sc.SCI_COUNTED] is True
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from otel_carbon.collector.otlp import enrich_request
+    from otel_carbon.collector.otlp import enrich_body
     from otel_carbon.processors.nesting import CallNests
 
     accountant = CarbonAccountant(context, meter_provider=metrics.provider)
     for _ in range(2):  # a retried export is still one call
-        enrich_request(encode_spans([span]), context, accountant, CallNests(), count_enriched=count_enriched)
+        enrich_body(encode_spans([span]).SerializeToString(), context, accountant, CallNests(),
+                    count_enriched=count_enriched)
     assert metrics.requests() == (1 if count_enriched else 0)
     if count_enriched:
         assert metrics.carbon() == pytest.approx(span.attributes[sc.SCI_CARBON])

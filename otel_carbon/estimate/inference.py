@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from otel_carbon import sci
 from otel_carbon.estimate.catalogue import Accelerator, Hardware, ModelSpec
@@ -46,7 +46,10 @@ class TokenUsage(NamedTuple):
 
     ``input`` includes ``cached_input`` and ``cache_write``; ``reasoning`` is a
     subset of ``output`` (when a producer reports it outside, pass the sum).
-    A named tuple: one is built per call on the hot path.
+    A named tuple: one is built per call on the hot path.  The derived counts are
+    written with arithmetic only (``max(d, 0)`` as ``d * (d > 0)``), so a usage whose
+    fields are numpy columns of many calls' counts gives the same values, call by call
+    (the gateway costs a request's calls so: :mod:`otel_carbon.collector.columns`).
     """
 
     input: int = 0
@@ -57,11 +60,27 @@ class TokenUsage(NamedTuple):
 
     @property
     def uncached_input(self) -> int:
-        return max(self.input - self.cached_input, 0)
+        """Input tokens not read from the cache (never below 0)."""
+        return _at_least_zero(self.input - self.cached_input)
 
     @property
     def total(self) -> int:
         return self.input + self.output
+
+    @property
+    def billed_uncached_input(self) -> int:
+        """Input tokens billed at the plain input price: uncached input less cache writes (priced apart)."""
+        return _at_least_zero(self.uncached_input - self.cache_write)
+
+    @property
+    def prefill(self) -> float:
+        """Prefill-equivalent tokens: uncached input + ``CACHED_INPUT_FACTOR`` × cached input."""
+        return self.uncached_input + CACHED_INPUT_FACTOR * self.cached_input
+
+
+def _at_least_zero(count: Any) -> Any:
+    """``max(count, 0)`` for a count, or element by element for a column of counts."""
+    return count * (count > 0)
 
 
 @dataclass(frozen=True)
@@ -85,8 +104,9 @@ def prefill_j_per_token(params_active_b: float, accelerator: Accelerator) -> flo
 
 
 def decode_tokens(usage: TokenUsage) -> int:
-    """Output tokens to decode: reasoning is a subset of output unless reported beside it."""
-    return usage.output if usage.reasoning <= usage.output else usage.output + usage.reasoning
+    """Output tokens to decode: reasoning is a subset of output unless reported beside it (more
+    reasoning than output tokens).  Arithmetic only, as :class:`TokenUsage`'s derived counts."""
+    return usage.output + usage.reasoning * (usage.reasoning > usage.output)
 
 
 @dataclass(frozen=True)
@@ -132,7 +152,7 @@ def inference_from(per_token: TokenEnergy, usage: TokenUsage, tdp_w: float) -> I
     the call's time-share of the GPUs its batch ran on.
     """
     decode = decode_tokens(usage)
-    prefill = usage.uncached_input + CACHED_INPUT_FACTOR * usage.cached_input
+    prefill = usage.prefill
     energy = Range(
         decode * per_token.decode.low + prefill * per_token.prefill.low,
         decode * per_token.decode.mid + prefill * per_token.prefill.mid,
