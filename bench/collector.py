@@ -6,11 +6,17 @@ apart from the network.  Pass-through: decode the protobuf body and encode it
 again for the upstream.  Enrich-and-forward, as our gateway: decode the body
 (the receivers' check that it is a valid request), then enrich its bytes
 (:func:`~otel_carbon.collector.otlp.enrich_body`: find the GenAI spans, read
-them, append the carbon attributes, write the request back).  Token counts
-differ from span to span, as in a real fleet.  The receivers' id-length check is
-timed on its own (it is the same with or without enrichment).  Spans/s per core = spans processed / CPU seconds of this thread.
-Rounds interleave both configurations; the best round is kept.  Then each step of
-enriching one GenAI span is timed alone, per GenAI span.
+them, append the carbon attributes, write the request back), with one memory
+of recent spans for the whole run, as a running gateway has.  Every request is
+a new trace, and token counts differ from span to span, as in a real fleet.
+The receivers' id-length check is timed on its own (it is the same with or
+without enrichment).
+
+The two configurations take turns request by request, so both see the same
+machine (a VM's speed drifts within seconds).  Spans/s per core = spans
+processed / CPU seconds of this thread, in the best round; the cost ratio is
+the median round's (enrich-and-forward CPU s / pass-through CPU s).  Then each
+step of enriching one GenAI span is timed alone, per GenAI span.
 
 Then, on the same input in the same run, the rotel collector (``pip install
 rotel``): its agent is started twice on loopback — passing spans through, and
@@ -32,6 +38,7 @@ import itertools
 import json
 import os
 import socket
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -44,14 +51,14 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_carbon.collector import rotel_processor
-from otel_carbon.collector.otlp import _SpanView, _TraceRequestView, _wire_attributes, enrich_body
+from otel_carbon.collector.columns import CostedColumns
+from otel_carbon.collector.otlp import MARKER_BYTES, _SpanView, _TraceRequestView, _wire_attributes, enrich_body
 from otel_carbon.collector.wire import any_value, attributes_wire
 from otel_carbon.collector.payload import SERVICES, check_ids
 from otel_carbon.config import CarbonSettings
-from otel_carbon.processors.enrich import EnrichmentContext, enrich
+from otel_carbon.processors.enrich import EnrichmentContext, enrich, prepare
 from otel_carbon.processors.nesting import CallNests
 from otel_carbon.semconv import SCI_CARBON
 
@@ -68,44 +75,59 @@ ROTEL_ENV = {"OTEL_CARBON_ZONE": "FR", "OTEL_CARBON_INTENSITY_PROVIDERS": "none"
 DELIVERY_TIMEOUT_S = 120.0
 
 
-def request_body(spans: int) -> bytes:
+def request_body(spans: int, seed: int = 0) -> bytes:
+    """An OTLP request of ``spans`` spans, every other one a GenAI chat span, the rest plain HTTP spans.
+
+    ``seed`` gives the request its own trace (new span ids for the gateway's memory, as in a real
+    fleet) and its own token counts: input 1–16 000, output 1–2 000, from a fixed pseudo-random sequence.
+    """
     request = ExportTraceServiceRequest()
     scope = request.resource_spans.add().scope_spans.add()
+    trace_id = (seed + 1).to_bytes(16, "big")
+    draw = seed * 7919 + 1
     for i in range(spans):
-        span = scope.spans.add(name=f"span {i}", trace_id=bytes(16), span_id=i.to_bytes(8, "big"))
-        attributes = PLAIN if i % 2 else {**GENAI, "gen_ai.usage.input_tokens": 200 + i % 997,
-                                            "gen_ai.usage.output_tokens": 50 + i % 331}
+        span = scope.spans.add(name=f"span {i}", trace_id=trace_id, span_id=(i + 1).to_bytes(8, "big"))
+        attributes = PLAIN
+        if i % 2 == 0:
+            draw = (draw * 1103515245 + 12345) % 2**31  # the C standard's example generator
+            attributes = {**GENAI, "gen_ai.usage.input_tokens": 1 + draw % 16_000,
+                          "gen_ai.usage.output_tokens": 1 + (draw >> 14) % 2_000}
         span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
     return request.SerializeToString()
 
 
-def _cpu_seconds(body: bytes, requests: int, context: EnrichmentContext | None) -> float:
-    start = time.thread_time()
-    for _ in range(requests):
-        request = ExportTraceServiceRequest.FromString(body)
-        if context is None:
-            request.SerializeToString()
-        else:
-            enrich_body(body, context)
-    return time.thread_time() - start
+def _round(bodies: list[bytes], context: EnrichmentContext, nests: CallNests) -> tuple[float, float]:
+    """CPU seconds of passing ``bodies`` through and of enriching and forwarding them, taken in turn request by
+    request (so both see the same machine: a VM's speed drifts within seconds)."""
+    clock = time.thread_time
+    passing = enriching = 0.0
+    for body in bodies:
+        start = clock()
+        ExportTraceServiceRequest.FromString(body).SerializeToString()
+        middle = clock()
+        ExportTraceServiceRequest.FromString(body)  # the receivers' decoding check
+        enrich_body(body, context, nests=nests)  # the gateway's memory of recent spans, as in a running gateway
+        end = clock()
+        passing += middle - start
+        enriching += end - middle
+    return passing, enriching
 
 
 def run(total_spans: int, rounds: int) -> dict:
+    """Per batch size: spans/s of each configuration in its best round, and the median round's cost ratio."""
     context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
     result = {}
     for batch in (1, 100, 1000):
-        body = request_body(batch)
         requests = max(total_spans // batch, 1)
-        _cpu_seconds(body, 10, context)  # warm-up
-        best = {"pass-through": float("inf"), "enrich": float("inf")}
-        for _ in range(rounds):
-            best["pass-through"] = min(best["pass-through"], _cpu_seconds(body, requests, None))
-            best["enrich"] = min(best["enrich"], _cpu_seconds(body, requests, context))
+        nests = CallNests()  # one gateway's memory of recent spans, kept from request to request
+        _round([request_body(batch, seed) for seed in range(10)], context, nests)  # warm-up
+        timings = [_round([request_body(batch, seed) for seed in range(seed0, seed0 + requests)], context, nests)
+                   for seed0 in range(10, 10 + rounds * requests, requests)]
         spans = requests * batch
         result[str(batch)] = {
-            "pass_through_spans_per_s": spans / best["pass-through"],
-            "enrich_spans_per_s": spans / best["enrich"],
-            "cost_ratio": best["enrich"] / best["pass-through"],
+            "pass_through_spans_per_s": spans / min(passing for passing, _ in timings),
+            "enrich_spans_per_s": spans / min(enriching for _, enriching in timings),
+            "cost_ratio": statistics.median(enriching / passing for passing, enriching in timings),
         }
     return result
 
@@ -240,46 +262,64 @@ def run_rotel(requests: int, rounds: int) -> dict:
     }
 
 
-def genai_span_steps(rounds: int, number: int = 20000) -> dict[str, float]:
-    """µs per GenAI span of each step of enrichment in the gateway, each timed alone (best of ``rounds``).
-
-    Steps done once per request (the view, the byte search, writing the request back) are timed on
-    the whole 1000-span request and given per GenAI span (500).
-    """
-    body = request_body(1000)
-    request = ExportTraceServiceRequest.FromString(body)
-    view = _TraceRequestView.FromString(body)
-    spans = view.resource_spans[0].scope_spans[0].spans
-    raw = spans[0]
+def genai_span_steps(rounds: int, requests: int = 20) -> dict[str, float]:
+    """µs per GenAI span of each step of :func:`enrich_body` on 1000-span requests (500 GenAI spans), each
+    step timed alone over ``requests`` requests (best of ``rounds``); then one call costed alone, as the
+    in-process processor does (and the gateway for a plan with fewer than ``MIN_CALLS`` calls in a request)."""
     context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
-    attributes = _wire_attributes(_SpanView.FromString(raw).attributes)
-    result = enrich(attributes, {}, context)
-    wire = attributes_wire(result.attributes, result.shared)
-    nests, ids = CallNests(), itertools.count(1)
+    bodies = [request_body(1000, seed) for seed in range(requests)]
+    views = [_TraceRequestView.FromString(body) for body in bodies]
+    containers = [view.resource_spans[0].scope_spans[0].spans for view in views]
+    raws = [[raw for raw in spans[:] if MARKER_BYTES in raw] for spans in containers]
+    parsed = [[_SpanView.FromString(raw) for raw in request] for request in raws]
+    attributes = [[_wire_attributes(span.attributes) for span in request] for request in parsed]
+    prepared = [[prepare(one, {}, context) for one in request] for request in attributes]
+    plan, reading = prepared[0][0].plan, context.intensity.lookup(prepared[0][0].plan.zone)
+    usages = [[call.usage for call in request] for request in prepared]
+    wires = [CostedColumns(plan, reading, True, request).attributes_wires() for request in usages]
+    trace_ids = itertools.count(1)
 
-    def bookkeeping() -> None:
-        span = _SpanView.FromString(raw)
-        span_id = next(ids)
-        nests.note(int.from_bytes(span.trace_id, "big"), span_id, int.from_bytes(span.parent_span_id, "big"))
-        nests.is_duplicate(1, span_id)
-        nests.mark_counted(1, span_id)
+    def per_request(step: Any) -> Any:
+        return lambda: [step(index) for index in range(requests)]
 
+    def memory(index: int) -> None:
+        nests = memory_of_spans
+        trace_id = next(trace_ids)  # new spans each time, as in a running gateway
+        keys = [(trace_id, int.from_bytes(span.span_id, "big")) for span in parsed[index]]
+        nests.note_all([(*key, 0, False) for key in keys])
+        nests.duplicates(keys)
+        nests.mark_all_counted(keys)
+
+    def append(index: int) -> None:
+        spans = containers[index]
+        for position, wire in zip(range(0, 1000, 2), wires[index]):
+            spans[position] = raws[index][position // 2] + wire  # type: ignore[operator]
+
+    def alone() -> bytes:
+        result = enrich(attributes[0][0], {}, context)
+        return attributes_wire(result.attributes, result.shared)
+
+    memory_of_spans = CallNests()
     steps: dict[str, tuple[Any, int]] = {
-        "find the GenAI spans (view, byte search)":
-            (lambda: [r for r in _TraceRequestView.FromString(body).resource_spans[0].scope_spans[0].spans
-                      if b"gen_ai." in r], 500),
-        "read the attributes": (lambda: _wire_attributes(_SpanView.FromString(raw).attributes), 1),
-        "ids and one-call-one-figure memory": (bookkeeping, 1),
-        "enrichment, fast path": (lambda: enrich(attributes, {}, context), 1),
-        "encode the carbon attributes": (lambda: attributes_wire(result.attributes, result.shared), 1),
-        "append them to the span's bytes": (lambda: spans.__setitem__(0, raw + wire), 1),
-        "write the request back": (view.SerializeToString, 500),
-        "(the receivers' id check, any request)": (lambda: check_ids(request), 500),
+        "find the GenAI spans (view, byte search)": (per_request(lambda index: [
+            raw for raw in _TraceRequestView.FromString(bodies[index]).resource_spans[0].scope_spans[0].spans[:]
+            if MARKER_BYTES in raw]), 500 * requests),
+        "read ids and attributes": (per_request(lambda index: [
+            (span.trace_id, span.span_id, _wire_attributes(span.attributes))
+            for span in map(_SpanView.FromString, raws[index])]), 500 * requests),
+        "one call, one figure (memory of spans)": (per_request(memory), 500 * requests),
+        "plan and token usage of each call": (per_request(lambda index: [
+            prepare(call, {}, context) for call in attributes[index]]), 500 * requests),
+        "carbon of the calls together (columns)": (per_request(lambda index: CostedColumns(
+            plan, reading, True, usages[index]).attributes_wires()), 500 * requests),
+        "append the attributes to each span": (per_request(append), 500 * requests),
+        "write the request back": (per_request(lambda index: views[index].SerializeToString()), 500 * requests),
+        "(one call costed alone, then encoded)": (alone, 1),
+        "(the receivers' checks: decoding, id lengths)": (per_request(lambda index: check_ids(
+            ExportTraceServiceRequest.FromString(bodies[index]))), 500 * requests),
     }
-    return {
-        name: min(timeit.repeat(step, number=number // per, repeat=rounds)) / (number // per) * 1e6 / per
-        for name, (step, per) in steps.items()
-    }
+    return {name: min(timeit.repeat(step, number=1 if per > 1 else 20000, repeat=rounds)) * 1e6 / (
+        per if per > 1 else 20000) for name, (step, per) in steps.items()}
 
 
 def main() -> None:

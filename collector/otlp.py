@@ -30,7 +30,7 @@ from otel_carbon.processors.enrich import (
     token_usage,
     uncounted,
 )
-from otel_carbon.processors.nesting import CallNests
+from otel_carbon.processors.nesting import CallNests, SpanKey
 
 try:
     from otel_carbon.collector.columns import MIN_CALLS, CostedColumns
@@ -52,10 +52,6 @@ def _record_enriched(
         return
     carbon = {key: value for key, value in attributes.items() if key.startswith("sci.") or key == sc.GEN_AI_USAGE_COST}
     accountant.record(CallCarbon(carbon, usage), attributes, resource, trace_id, span_id, end_time_ns)
-
-
-def _id(raw: bytes) -> int:
-    return int.from_bytes(raw, "big") if raw else 0
 
 
 class _DecodedEntries(dict):  # type: ignore[type-arg]
@@ -152,8 +148,7 @@ class _GenAISpan(NamedTuple):
     raw: bytes
     attributes: dict[str, Any]
     resource: Mapping[str, Any]
-    trace_id: int
-    span_id: int
+    key: SpanKey  # (trace id, span id)
     end_time_ns: int
 
 
@@ -186,6 +181,8 @@ def enrich_body(
     nests = nests if nests is not None else CallNests()
     request = _TraceRequestView.FromString(body)
     pending, noted = [], []
+    from_bytes = int.from_bytes
+    new_tuple = tuple.__new__  # a named tuple built in C (its own __new__ is Python: 4× slower)
     for resource_spans in request.resource_spans:
         resource: dict[str, Any] | None = None
         for scope_spans in resource_spans.scope_spans:
@@ -199,14 +196,14 @@ def enrich_body(
                     continue
                 if resource is None:
                     resource = _wire_attributes(_ResourceView.FromString(resource_spans.resource).attributes)
-                trace_id, span_id = _id(span.trace_id), _id(span.span_id)
+                key = (from_bytes(span.trace_id, "big"), from_bytes(span.span_id, "big"))  # empty: 0
                 counted_upstream = attributes.get(sc.SCI_COUNTED) is True
-                noted.append((trace_id, span_id, _id(span.parent_span_id), counted_upstream))
+                noted.append((*key, from_bytes(span.parent_span_id, "big"), counted_upstream))
                 if counted_upstream and count_enriched and accountant is not None:
-                    _record_enriched(accountant, attributes, resource, trace_id, span_id, span.end_time_unix_nano)
+                    _record_enriched(accountant, attributes, resource, *key, span.end_time_unix_nano)
                 if not accounted_for(attributes):
-                    pending.append(_GenAISpan(spans, index, raw, attributes, resource, trace_id, span_id,
-                                              span.end_time_unix_nano))
+                    pending.append(new_tuple(_GenAISpan, (spans, index, raw, attributes, resource, key,
+                                                          span.end_time_unix_nano)))
     nests.note_all(noted)  # every GenAI span of the request before any is judged a duplicate
     if not pending:
         return EnrichedBody(body, 0)
@@ -215,15 +212,15 @@ def enrich_body(
     def write(call: _GenAISpan, result: CallCarbon) -> None:
         nonlocal counted
         if result.counted:
-            nests.mark_counted(call.trace_id, call.span_id)
+            nests.mark_counted(*call.key)
             counted += 1
         if accountant is not None:
-            accountant.record(result, call.attributes, call.resource, call.trace_id, call.span_id, call.end_time_ns)
+            accountant.record(result, call.attributes, call.resource, *call.key, call.end_time_ns)
         call.spans[call.index] = call.raw + attributes_wire(result.attributes, result.shared)
 
     # Estimated calls sharing a plan, a reading and keep_cost are costed together (columns).
     together: dict[tuple[int, int, bool], tuple[PreparedCall, IntensityReading, list[tuple[_GenAISpan, TokenUsage]]]] = {}
-    for call, duplicate in zip(pending, nests.duplicates([(call.trace_id, call.span_id) for call in pending])):
+    for call, duplicate in zip(pending, nests.duplicates([call.key for call in pending])):
         if duplicate:
             if accountant is not None:
                 accountant.record_duplicate()
@@ -254,10 +251,9 @@ def enrich_body(
                 write(call, costed(prepared._replace(usage=usage), reading))
                 continue
             if accountant is not None:
-                accountant.record(columns.result(index), call.attributes, call.resource, call.trace_id, call.span_id,
-                                  call.end_time_ns)
+                accountant.record(columns.result(index), call.attributes, call.resource, *call.key, call.end_time_ns)
             call.spans[call.index] = call.raw + wire
-            together_counted.append((call.trace_id, call.span_id))
+            together_counted.append(call.key)
         nests.mark_all_counted(together_counted)
         counted += len(together_counted)
     return EnrichedBody(request.SerializeToString(), counted)

@@ -152,7 +152,7 @@ def token_usage(attributes: Mapping[str, Any]) -> TokenUsage:
     input_tokens = _count(sc.first_present(attributes, sc.INPUT_TOKEN_KEYS))
     output_tokens = _count(sc.first_present(attributes, sc.OUTPUT_TOKEN_KEYS))
     if _CACHE_AND_REASONING_KEYS.isdisjoint(attributes):  # the common case: plain input and output
-        return TokenUsage(input=input_tokens, output=output_tokens)
+        return tuple.__new__(TokenUsage, (input_tokens, output_tokens, 0, 0, 0))  # built in C: the hot path
     cached = _count(sc.first_present(attributes, sc.CACHE_READ_KEYS))
     cache_write = _count(sc.first_present(attributes, sc.CACHE_WRITE_KEYS))
     if cached + cache_write > input_tokens:
@@ -218,7 +218,7 @@ def prepare(attributes: Mapping[str, Any], resource: Mapping[str, Any], context:
         measured = None  # the window saw a relay on this machine, not the model's work
     if measured is None and usage.input == 0 and usage.output == 0:
         return uncounted(sc.STATUS_NO_USAGE)
-    return PreparedCall(plan, usage, measured, sc.GEN_AI_USAGE_COST not in attributes)
+    return tuple.__new__(PreparedCall, (plan, usage, measured, sc.GEN_AI_USAGE_COST not in attributes))  # in C
 
 
 def costed(call: PreparedCall, reading: IntensityReading) -> CallCarbon:
