@@ -9,8 +9,8 @@ again for the upstream.  Enrich-and-forward, as our gateway: decode the body
 them, append the carbon attributes, write the request back), with one memory
 of recent spans for the whole run, as a running gateway has.  Every request is
 a new trace, and token counts differ from span to span, as in a real fleet.
-The receivers' id-length check is timed on its own (it is the same with or
-without enrichment).
+The receivers' checks (the body decodes, the ids have OTLP's lengths) are
+timed on their own: they are the same with or without enrichment.
 
 The two configurations take turns request by request, so both see the same
 machine (a VM's speed drifts within seconds).  Spans/s per core = spans
@@ -55,8 +55,8 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from otel_carbon.collector import rotel_processor
 from otel_carbon.collector.columns import CostedColumns
 from otel_carbon.collector.otlp import MARKER_BYTES, _SpanView, _TraceRequestView, _wire_attributes, enrich_body
+from otel_carbon.collector.payload import PROTOBUF, SERVICES, decode
 from otel_carbon.collector.wire import any_value, attributes_wire
-from otel_carbon.collector.payload import SERVICES, check_ids
 from otel_carbon.config import CarbonSettings
 from otel_carbon.processors.enrich import EnrichmentContext, enrich, prepare
 from otel_carbon.processors.nesting import CallNests
@@ -315,8 +315,8 @@ def genai_span_steps(rounds: int, requests: int = 20) -> dict[str, float]:
         "append the attributes to each span": (per_request(append), 500 * requests),
         "write the request back": (per_request(lambda index: views[index].SerializeToString()), 500 * requests),
         "(one call costed alone, then encoded)": (alone, 1),
-        "(the receivers' checks: decoding, id lengths)": (per_request(lambda index: check_ids(
-            ExportTraceServiceRequest.FromString(bodies[index]))), 500 * requests),
+        "(the receivers' checks: decoding, id lengths)": (per_request(lambda index: decode(
+            bodies[index], PROTOBUF, ExportTraceServiceRequest)), 500 * requests),
     }
     return {name: min(timeit.repeat(step, number=1 if per > 1 else 20000, repeat=rounds)) * 1e6 / (
         per if per > 1 else 20000) for name, (step, per) in steps.items()}

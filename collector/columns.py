@@ -50,7 +50,7 @@ class CostedColumns:
         intensity = reading.g_per_kwh
         columns = list(layered_numbers(basis, (acc_l, acc_m, acc_h), None, embodied, intensity))
         checked = [*columns, intensity]
-        keys = NUMBER_KEYS
+        keys: tuple[str, ...] = NUMBER_KEYS
         score = columns[9] if basis.functional_unit is sci.FunctionalUnit.REQUEST else sci.per_thousand_tokens(
             columns[9], counts.total)  # > 0: a call without tokens is not costed
         columns.append(score)

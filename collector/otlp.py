@@ -15,9 +15,8 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from otel_carbon import semconv as sc
 from otel_carbon._extras import MissingExtraError
 from otel_carbon.collector.wire import attributes_wire, python_value
-from otel_carbon.processors.accountant import CarbonAccountant
-from otel_carbon.estimate.inference import TokenUsage
 from otel_carbon.intensity.reading import IntensityReading
+from otel_carbon.processors.accountant import CarbonAccountant
 from otel_carbon.processors.enrich import (
     CallCarbon,
     EnrichmentContext,
@@ -36,6 +35,7 @@ try:
     from otel_carbon.collector.columns import MIN_CALLS, CostedColumns
 except MissingExtraError:  # numpy (the 'collector' extra); without it each call is costed alone
     CostedColumns = None  # type: ignore[assignment,misc]
+
 
 def _record_enriched(
     accountant: CarbonAccountant, attributes: Mapping[str, Any], resource: Mapping[str, Any], trace_id: int,
@@ -59,7 +59,8 @@ class _DecodedEntries(dict):  # type: ignore[type-arg]
 
     A GenAI span's attribute entries repeat from span to span (provider, model, operation, token
     counts), so its attributes are read as one ``dict`` built in C from kept pairs.  Long entries
-    (prompts, when captured) are decoded every time and never kept; the table is cleared when full.
+    (prompts, when captured) are decoded every time and never kept; the table is cleared when full
+    (at most :data:`_MAX_KEPT_ENTRIES` entries of :data:`_MAX_KEPT_ENTRY_BYTES`: a few MB).
     """
 
     def __missing__(self, raw: bytes) -> tuple[str, Any]:
@@ -73,7 +74,7 @@ class _DecodedEntries(dict):  # type: ignore[type-arg]
 
 
 _MAX_KEPT_ENTRY_BYTES = 96
-_MAX_KEPT_ENTRIES = 65536
+_MAX_KEPT_ENTRIES = 32768
 _decoded_entries = _DecodedEntries()
 
 
@@ -143,8 +144,10 @@ class EnrichedBody(NamedTuple):
 
 
 class _GenAISpan(NamedTuple):
+    """A GenAI span of the request, not yet accounted for."""
+
     spans: Any  # the view's repeated span bytes holding it
-    index: int
+    position: int  # in ``spans``
     raw: bytes
     attributes: dict[str, Any]
     resource: Mapping[str, Any]
@@ -174,86 +177,113 @@ def enrich_body(
     with its ``sci.carbon.status``.  Spans arriving already accounted for (our
     instrumentation, an in-process processor) are left as they are; with
     ``count_enriched`` the counted ones among them are recorded by ``accountant`` too
-    (for apps that export no carbon metrics of their own).
+    (for apps that export no carbon metrics of their own).  Estimated calls of one plan
+    at one intensity reading are costed together (:mod:`.columns`, with numpy), the
+    others one by one; both give the same values, to the last bit.
     """
     if MARKER_BYTES not in body:
         return EnrichedBody(body, 0)
-    nests = nests if nests is not None else CallNests()
+    enrichment = _Enrichment(context, accountant, nests if nests is not None else CallNests())
     request = _TraceRequestView.FromString(body)
-    pending, noted = [], []
-    from_bytes = int.from_bytes
-    new_tuple = tuple.__new__  # a named tuple built in C (its own __new__ is Python: 4× slower)
-    for resource_spans in request.resource_spans:
-        resource: dict[str, Any] | None = None
-        for scope_spans in resource_spans.scope_spans:
-            spans = scope_spans.spans
-            raws = spans[:]  # one C-level copy; the candidates are then found by a byte search each
-            for index in compress(range(len(raws)), map(operator.contains, raws, repeat(MARKER_BYTES))):
-                raw = raws[index]
-                span = _SpanView.FromString(raw)
-                attributes = _wire_attributes(span.attributes)
-                if not is_genai(attributes):
-                    continue
-                if resource is None:
-                    resource = _wire_attributes(_ResourceView.FromString(resource_spans.resource).attributes)
-                key = (from_bytes(span.trace_id, "big"), from_bytes(span.span_id, "big"))  # empty: 0
-                counted_upstream = attributes.get(sc.SCI_COUNTED) is True
-                noted.append((*key, from_bytes(span.parent_span_id, "big"), counted_upstream))
-                if counted_upstream and count_enriched and accountant is not None:
-                    _record_enriched(accountant, attributes, resource, *key, span.end_time_unix_nano)
-                if not accounted_for(attributes):
-                    pending.append(new_tuple(_GenAISpan, (spans, index, raw, attributes, resource, key,
-                                                          span.end_time_unix_nano)))
-    nests.note_all(noted)  # every GenAI span of the request before any is judged a duplicate
+    pending = enrichment.read(request, count_enriched)
     if not pending:
         return EnrichedBody(body, 0)
-    counted = 0
+    enrichment.cost(pending)
+    return EnrichedBody(request.SerializeToString(), enrichment.counted)
 
-    def write(call: _GenAISpan, result: CallCarbon) -> None:
-        nonlocal counted
-        if result.counted:
-            nests.mark_counted(*call.key)
-            counted += 1
-        if accountant is not None:
-            accountant.record(result, call.attributes, call.resource, *call.key, call.end_time_ns)
-        call.spans[call.index] = call.raw + attributes_wire(result.attributes, result.shared)
 
-    # Estimated calls sharing a plan, a reading and keep_cost are costed together (columns).
-    together: dict[tuple[int, int, bool], tuple[PreparedCall, IntensityReading, list[tuple[_GenAISpan, TokenUsage]]]] = {}
-    for call, duplicate in zip(pending, nests.duplicates([call.key for call in pending])):
-        if duplicate:
-            if accountant is not None:
-                accountant.record_duplicate()
-            call.spans[call.index] = call.raw + attributes_wire(uncounted(sc.STATUS_DUPLICATE).attributes)
-            continue
-        prepared = prepare(call.attributes, call.resource, context)
-        if isinstance(prepared, CallCarbon):
-            write(call, prepared)
-            continue
-        reading = context.intensity.lookup(prepared.plan.zone)
-        if prepared.measured is not None:
-            write(call, costed(prepared, reading))
-            continue
-        key = (id(prepared.plan), id(reading), prepared.keep_cost)
-        group = together.get(key)
-        if group is None:
-            group = together[key] = (prepared, reading, [])
-        group[2].append((call, prepared.usage))
-    for prepared, reading, members in together.values():
-        if CostedColumns is None or len(members) < MIN_CALLS:
-            for call, usage in members:
-                write(call, costed(prepared._replace(usage=usage), reading))
-            continue
-        columns = CostedColumns(prepared.plan, reading, prepared.keep_cost, [usage for _, usage in members])
-        together_counted = []
-        for index, ((call, usage), wire) in enumerate(zip(members, columns.attributes_wires())):
-            if wire is None:
-                write(call, costed(prepared._replace(usage=usage), reading))
+class _Enrichment:
+    """The enrichment of one request: its GenAI spans read, costed and written back."""
+
+    def __init__(self, context: EnrichmentContext, accountant: CarbonAccountant | None, nests: CallNests) -> None:
+        self.context = context
+        self.accountant = accountant
+        self.nests = nests
+        self.counted = 0  #: GenAI spans counted so far
+
+    def read(self, request: Message, count_enriched: bool) -> list[_GenAISpan]:
+        """The request's GenAI spans not yet accounted for; every GenAI span is noted in the memory of
+        spans (and, with ``count_enriched``, those counted upstream are recorded)."""
+        pending, noted = [], []
+        from_bytes = int.from_bytes
+        new_tuple = tuple.__new__  # a named tuple built in C (its own __new__ is Python: 4× slower)
+        for resource_spans in request.resource_spans:
+            resource: dict[str, Any] | None = None
+            for scope_spans in resource_spans.scope_spans:
+                spans = scope_spans.spans
+                raws = spans[:]  # one C-level copy; the candidates are then found by a byte search each
+                for index in compress(range(len(raws)), map(operator.contains, raws, repeat(MARKER_BYTES))):
+                    raw = raws[index]
+                    span = _SpanView.FromString(raw)
+                    attributes = _wire_attributes(span.attributes)
+                    if not is_genai(attributes):
+                        continue
+                    if resource is None:
+                        resource = _wire_attributes(_ResourceView.FromString(resource_spans.resource).attributes)
+                    key = (from_bytes(span.trace_id, "big"), from_bytes(span.span_id, "big"))  # empty: 0
+                    counted_upstream = attributes.get(sc.SCI_COUNTED) is True
+                    noted.append((*key, from_bytes(span.parent_span_id, "big"), counted_upstream))
+                    if counted_upstream and count_enriched and self.accountant is not None:
+                        _record_enriched(self.accountant, attributes, resource, *key, span.end_time_unix_nano)
+                    if not accounted_for(attributes):
+                        pending.append(new_tuple(_GenAISpan, (spans, index, raw, attributes, resource, key,
+                                                              span.end_time_unix_nano)))
+        self.nests.note_all(noted)  # every GenAI span of the request before any is judged a duplicate
+        return pending
+
+    def cost(self, pending: list[_GenAISpan]) -> None:
+        """Count or mark each span of ``pending`` and append its carbon attributes; estimated calls sharing
+        a plan, a reading and ``keep_cost`` are costed together."""
+        context = self.context
+        together: dict[tuple[int, int, bool], tuple[IntensityReading, list[tuple[_GenAISpan, PreparedCall]]]] = {}
+        for call, duplicate in zip(pending, self.nests.duplicates([call.key for call in pending])):
+            if duplicate:
+                if self.accountant is not None:
+                    self.accountant.record_duplicate()
+                call.spans[call.position] = call.raw + attributes_wire(uncounted(sc.STATUS_DUPLICATE).attributes)
                 continue
-            if accountant is not None:
-                accountant.record(columns.result(index), call.attributes, call.resource, *call.key, call.end_time_ns)
-            call.spans[call.index] = call.raw + wire
-            together_counted.append(call.key)
-        nests.mark_all_counted(together_counted)
-        counted += len(together_counted)
-    return EnrichedBody(request.SerializeToString(), counted)
+            prepared = prepare(call.attributes, call.resource, context)
+            if isinstance(prepared, CallCarbon):
+                self.write(call, prepared)
+                continue
+            reading = context.intensity.lookup(prepared.plan.zone)
+            if prepared.measured is not None:
+                self.write(call, costed(prepared, reading))
+                continue
+            key = (id(prepared.plan), id(reading), prepared.keep_cost)
+            group = together.get(key)
+            if group is None:
+                group = together[key] = (reading, [])
+            group[1].append((call, prepared))
+        for reading, members in together.values():
+            if CostedColumns is None or len(members) < MIN_CALLS:
+                for call, prepared in members:
+                    self.write(call, costed(prepared, reading))
+            else:
+                self.write_together(reading, members)
+
+    def write(self, call: _GenAISpan, result: CallCarbon) -> None:
+        """Count and record one call's ``result``, and append its attributes to its span."""
+        if result.counted:
+            self.nests.mark_counted(*call.key)
+            self.counted += 1
+        if self.accountant is not None:
+            self.accountant.record(result, call.attributes, call.resource, *call.key, call.end_time_ns)
+        call.spans[call.position] = call.raw + attributes_wire(result.attributes, result.shared)
+
+    def write_together(self, reading: IntensityReading, members: list[tuple[_GenAISpan, PreparedCall]]) -> None:
+        """:meth:`write` for estimated calls of one plan at ``reading``, costed as columns."""
+        first = members[0][1]
+        columns = CostedColumns(first.plan, reading, first.keep_cost, [prepared.usage for _, prepared in members])
+        counted = []
+        for index, ((call, prepared), wire) in enumerate(zip(members, columns.attributes_wires())):
+            if wire is None:  # a value would be non-finite or negative: costed alone, which says so
+                self.write(call, costed(prepared, reading))
+                continue
+            if self.accountant is not None:
+                self.accountant.record(columns.result(index), call.attributes, call.resource, *call.key,
+                                       call.end_time_ns)
+            call.spans[call.position] = call.raw + wire
+            counted.append(call.key)
+        self.nests.mark_all_counted(counted)
+        self.counted += len(counted)

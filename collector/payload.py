@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from otel_carbon.collector.id_lengths import have_otlp_lengths
+
 #: signal → (request type, response type)
 SIGNALS: dict[str, tuple[type[Message], type[Message]]] = {
     "traces": (trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse),
@@ -34,6 +36,7 @@ SERVICES = {
     "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
     "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
 }
+_SIGNAL_OF = {request: signal for signal, (request, _) in SIGNALS.items()}
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 #: OTLP/JSON id fields: written as hex, where protobuf's JSON mapping expects base64.
@@ -88,7 +91,8 @@ def decode(body: bytes, content_type: str, message_type: type[Message]) -> Messa
         raise MalformedPayload("payload nested too deeply") from None
     except (DecodeError, json_format.ParseError, ValueError, TypeError, binascii.Error) as exc:
         raise MalformedPayload(f"payload does not decode as {message_type.__name__}") from exc
-    check_ids(message)
+    if content_type != PROTOBUF or not have_otlp_lengths(_SIGNAL_OF[message_type], body):
+        check_ids(message)  # id by id: names the id that is wrong (JSON bodies: always)
     return message
 
 
