@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from functools import lru_cache, reduce
+from itertools import chain
 
 from otel_carbon import sci
 from otel_carbon import semconv as sc
@@ -40,12 +41,16 @@ class CostedColumns:
     bytes of its attributes, or ``None`` where a value would be non-finite or negative (the caller
     costs that call alone, which reports it)."""
 
-    __slots__ = ("_keys", "_numbers", "_shared", "_usages", "_valid", "wire")
-    wire: bytes  #: every call's record, one after the other
+    __slots__ = ("_buffer", "_keys", "_numbers", "_shared", "_usages", "_valid")
 
     def __init__(self, plan: CallPlan, reading: IntensityReading, keep_cost: bool, usages: Sequence[TokenUsage]) -> None:
+        with np.errstate(all="ignore"):  # a non-finite value is no error here: the call is costed alone
+            self._cost(plan, reading, keep_cost, usages)
+
+    def _cost(self, plan: CallPlan, reading: IntensityReading, keep_cost: bool, usages: Sequence[TokenUsage]) -> None:
         basis = plan.basis
-        counts = TokenUsage(*np.array(usages, dtype=np.float64).T)  # a column per count (exact: counts < 2**53)
+        flat = np.fromiter(chain.from_iterable(usages), dtype=np.float64, count=len(usages) * len(TokenUsage._fields))
+        counts = TokenUsage(*flat.reshape(len(usages), -1).T)  # a column per count (exact: counts < 2**53)
         acc_l, acc_m, acc_h, embodied = estimated_accelerator(basis, decode_tokens(counts), counts.prefill)
         intensity = reading.g_per_kwh
         columns = list(layered_numbers(basis, (acc_l, acc_m, acc_h), None, embodied, intensity))
@@ -70,17 +75,17 @@ class CostedColumns:
         self._shared = plan.constants.at(reading)
         self._usages = usages
         template, layout = _record_layout(shared_wire(self._shared), keys)
-        records = np.frombuffer(bytearray(template * len(usages)), dtype=layout)
+        self._buffer = bytearray(template * len(usages))  # every call's record, one after the other
+        records = np.frombuffer(self._buffer, dtype=layout)  # the numbers, written in place
         for index, column in enumerate(columns):
             records[f"v{index}"] = column
         self._numbers = records
-        self.wire = records.tobytes()
 
     def attributes_wires(self) -> list[bytes | None]:
         """Per call, its encoded carbon attributes (``None``: cost that call alone)."""
-        size, wire = self._numbers.dtype.itemsize, self.wire
-        return [wire[start:start + size] if valid else None
-                for start, valid in zip(range(0, len(wire), size), self._valid.tolist())]
+        size, buffer = self._numbers.dtype.itemsize, bytes(self._buffer)
+        return [buffer[start:start + size] if valid else None
+                for start, valid in zip(range(0, len(buffer), size), self._valid.tolist())]
 
     def result(self, index: int) -> CallCarbon:
         """Call ``index``'s :class:`CallCarbon` (for the accountant), as the one-call path writes it."""

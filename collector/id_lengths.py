@@ -18,10 +18,8 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import Message
+from otel_carbon.collector.views import message_types
 
-_PACKAGE = "otel_carbon.collector.ids"
 #: Per signal: the element's field tag in its scope, then (field tag, id bytes) of its ids in field order.
 _SHAPES: dict[str, tuple[int, Sequence[tuple[int, int]]]] = {
     "traces": (0x12, ((0x0A, 16), (0x12, 8), (0x22, 8))),  # Span: trace_id 1, span_id 2, parent_span_id 4
@@ -40,42 +38,22 @@ def _elements_pattern(element_tag: int, ids: Sequence[tuple[int, int]]) -> re.Pa
     return re.compile(b"(?:" + b"|".join(shapes) + b")*", re.DOTALL)
 
 
-def _views() -> dict[str, type[Message]]:
-    """The id views of an ``ExportTraceServiceRequest`` and an ``ExportLogsServiceRequest``."""
-    file = descriptor_pb2.FileDescriptorProto(name="otel_carbon/collector/id_views.proto", package=_PACKAGE,
-                                              syntax="proto3")
-    field = descriptor_pb2.FieldDescriptorProto
-    optional, repeated, raw, message = field.LABEL_OPTIONAL, field.LABEL_REPEATED, field.TYPE_BYTES, field.TYPE_MESSAGE
-
-    def add(name: str, fields: Sequence[tuple[str, int, str | None]]) -> None:
-        """A message of bytes fields (``None`` type) and repeated message fields (named type)."""
-        proto = file.message_type.add(name=name)
-        for field_name, number, element in fields:
-            if element is None:
-                proto.field.add(name=field_name, number=number, label=optional, type=raw)
-            else:
-                proto.field.add(name=field_name, number=number, label=repeated, type=message,
-                                type_name=f".{_PACKAGE}.{element}")
-
-    # trace.proto: Span.links = 13, Link trace_id 1 / span_id 2 (read so that their presence shows).
-    add("LinkIds", [("trace_id", 1, None), ("span_id", 2, None)])
-    add("SpanIds", [("trace_id", 1, None), ("span_id", 2, None), ("parent_span_id", 4, None),
-                    ("links", 13, "LinkIds")])
-    add("ScopeSpanIds", [("spans", 2, "SpanIds")])
-    add("ResourceSpanIds", [("scope_spans", 2, "ScopeSpanIds")])
-    add("TraceRequestIds", [("resource_spans", 1, "ResourceSpanIds")])
-    # logs.proto: LogRecord trace_id 9 / span_id 10, ScopeLogs.log_records 2, ResourceLogs.scope_logs 2.
-    add("LogRecordIds", [("trace_id", 9, None), ("span_id", 10, None)])
-    add("ScopeLogIds", [("log_records", 2, "LogRecordIds")])
-    add("ResourceLogIds", [("scope_logs", 2, "ScopeLogIds")])
-    add("LogsRequestIds", [("resource_logs", 1, "ResourceLogIds")])
-    pool = descriptor_pool.DescriptorPool()  # a pool of its own: nothing to clash with
-    pool.Add(file)
-    return {signal: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-            for signal, name in (("traces", "TraceRequestIds"), ("logs", "LogsRequestIds"))}
-
-
-_VIEWS = _views()
+#: Per signal, the view of its export request that keeps only the ids (``trace.proto``: Span trace_id 1,
+#: span_id 2, parent_span_id 4, links 13 — read so that their presence shows —, Link trace_id 1,
+#: span_id 2; ``logs.proto``: LogRecord trace_id 9, span_id 10; each level's repeated field 1 or 2).
+_ID_VIEWS = message_types("otel_carbon.collector.id_views", {
+    "LinkIds": [("trace_id", 1, "bytes"), ("span_id", 2, "bytes")],
+    "SpanIds": [("trace_id", 1, "bytes"), ("span_id", 2, "bytes"), ("parent_span_id", 4, "bytes"),
+                ("links", 13, "repeated LinkIds")],
+    "ScopeSpanIds": [("spans", 2, "repeated SpanIds")],
+    "ResourceSpanIds": [("scope_spans", 2, "repeated ScopeSpanIds")],
+    "TraceRequestIds": [("resource_spans", 1, "repeated ResourceSpanIds")],
+    "LogRecordIds": [("trace_id", 9, "bytes"), ("span_id", 10, "bytes")],
+    "ScopeLogIds": [("log_records", 2, "repeated LogRecordIds")],
+    "ResourceLogIds": [("scope_logs", 2, "repeated ScopeLogIds")],
+    "LogsRequestIds": [("resource_logs", 1, "repeated ResourceLogIds")],
+})
+_VIEWS = {"traces": _ID_VIEWS["TraceRequestIds"], "logs": _ID_VIEWS["LogsRequestIds"]}
 #: Per signal: the request's resource field and the resource's scope field.
 _LEVELS = {"traces": ("resource_spans", "scope_spans"), "logs": ("resource_logs", "scope_logs")}
 _PATTERNS = {signal: _elements_pattern(*shape) for signal, shape in _SHAPES.items()}

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 from collections.abc import Mapping, Sequence
 from itertools import compress, repeat
 from typing import Any, NamedTuple
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from otel_carbon import semconv as sc
 from otel_carbon._extras import MissingExtraError
+from otel_carbon._log import log_once
+from otel_carbon.collector.views import message_types
 from otel_carbon.collector.wire import attributes_wire, python_value
 from otel_carbon.intensity.reading import IntensityReading
 from otel_carbon.processors.accountant import CarbonAccountant
@@ -35,6 +37,8 @@ try:
     from otel_carbon.collector.columns import MIN_CALLS, CostedColumns
 except MissingExtraError:  # numpy (the 'collector' extra); without it each call is costed alone
     CostedColumns = None  # type: ignore[assignment,misc]
+
+_logger = logging.getLogger(__name__)
 
 
 def _record_enriched(
@@ -84,53 +88,23 @@ def _wire_attributes(entries: Sequence[bytes]) -> dict[str, Any]:
     return dict(map(_decoded_entries.__getitem__, entries[:]))  # a slice: one C-level copy of the container
 
 
-def _views() -> tuple[type[Message], type[Message], type[Message]]:
-    """Message types that read an ``ExportTraceServiceRequest`` without decoding its spans.
-
-    The request view has the fields of ``trace_service.proto`` / ``trace.proto`` down to
-    ``ScopeSpans.spans``, with each span, resource, scope and schema URL declared ``bytes``:
-    parsing a body with it is a C-level walk, a span is found by a byte search and changed
-    by appending bytes, and serialising it writes everything else back as it came.  The span
-    view reads what enrichment needs of one span: ids, end time, and each attribute's encoded
-    ``KeyValue``; the resource view reads a resource's attributes the same way.
-    """
-    file = descriptor_pb2.FileDescriptorProto(
-        name="otel_carbon/collector/trace_views.proto", package=_VIEW_PACKAGE, syntax="proto3"
-    )
-    field = descriptor_pb2.FieldDescriptorProto
-    repeated, optional = field.LABEL_REPEATED, field.LABEL_OPTIONAL
-    message, raw, fixed64 = field.TYPE_MESSAGE, field.TYPE_BYTES, field.TYPE_FIXED64
-
-    scope = file.message_type.add(name="ScopeSpansView")
-    scope.field.add(name="scope", number=1, label=optional, type=raw)
-    scope.field.add(name="spans", number=2, label=repeated, type=raw)
-    scope.field.add(name="schema_url", number=3, label=optional, type=raw)
-    resource = file.message_type.add(name="ResourceSpansView")
-    resource.field.add(name="resource", number=1, label=optional, type=raw)
-    resource.field.add(name="scope_spans", number=2, label=repeated, type=message,
-                       type_name=f".{_VIEW_PACKAGE}.ScopeSpansView")
-    resource.field.add(name="schema_url", number=3, label=optional, type=raw)
-    request = file.message_type.add(name="TraceRequestView")
-    request.field.add(name="resource_spans", number=1, label=repeated, type=message,
-                      type_name=f".{_VIEW_PACKAGE}.ResourceSpansView")
-    span = file.message_type.add(name="SpanView")
-    span.field.add(name="trace_id", number=1, label=optional, type=raw)
-    span.field.add(name="span_id", number=2, label=optional, type=raw)
-    span.field.add(name="parent_span_id", number=4, label=optional, type=raw)
-    span.field.add(name="end_time_unix_nano", number=8, label=optional, type=fixed64)
-    span.field.add(name="attributes", number=9, label=repeated, type=raw)
-    resource_attributes = file.message_type.add(name="ResourceView")
-    resource_attributes.field.add(name="attributes", number=1, label=repeated, type=raw)
-    pool = descriptor_pool.DescriptorPool()  # a pool of its own: nothing to clash with
-    pool.Add(file)
-    return tuple(  # type: ignore[return-value]
-        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_VIEW_PACKAGE}.{name}"))
-        for name in ("TraceRequestView", "SpanView", "ResourceView")
-    )
-
-
-_VIEW_PACKAGE = "otel_carbon.collector.view"
-_TraceRequestView, _SpanView, _ResourceView = _views()
+#: The views enrichment reads a trace request with (``trace_service.proto``, ``trace.proto``,
+#: ``resource.proto`` field numbers).  The request view goes down to the spans, each span declared
+#: ``bytes``: a span is found by a byte search and changed by appending bytes, and writing the view
+#: back writes everything else as it came.  A resource or scope may come in several pieces (protobuf
+#: merges them), so those are ``repeated bytes``: every piece is read, and written back.  The span view
+#: reads what enrichment needs of one span: ids, end time and each attribute's encoded ``KeyValue``;
+#: the resource view, a resource's attributes the same way.
+_VIEWS = message_types("otel_carbon.collector.trace_views", {
+    "ScopeSpansView": [("scope", 1, "repeated bytes"), ("spans", 2, "repeated bytes"), ("schema_url", 3, "bytes")],
+    "ResourceSpansView": [("resource", 1, "repeated bytes"), ("scope_spans", 2, "repeated ScopeSpansView"),
+                          ("schema_url", 3, "bytes")],
+    "TraceRequestView": [("resource_spans", 1, "repeated ResourceSpansView")],
+    "SpanView": [("trace_id", 1, "bytes"), ("span_id", 2, "bytes"), ("parent_span_id", 4, "bytes"),
+                 ("end_time_unix_nano", 8, "fixed64"), ("attributes", 9, "repeated bytes")],
+    "ResourceView": [("attributes", 1, "repeated bytes")],
+})
+_TraceRequestView, _SpanView, _ResourceView = (_VIEWS[name] for name in ("TraceRequestView", "SpanView", "ResourceView"))
 #: Every GenAI marker key (``semconv.GENAI_MARKER_KEYS``) contains this; a span whose bytes lack it is
 #: not a GenAI span.
 MARKER_BYTES = b"gen_ai."
@@ -218,8 +192,9 @@ class _Enrichment:
                     attributes = _wire_attributes(span.attributes)
                     if not is_genai(attributes):
                         continue
-                    if resource is None:
-                        resource = _wire_attributes(_ResourceView.FromString(resource_spans.resource).attributes)
+                    if resource is None:  # its pieces, joined, parse as one merged resource
+                        resource = _wire_attributes(
+                            _ResourceView.FromString(b"".join(resource_spans.resource)).attributes)
                     key = (from_bytes(span.trace_id, "big"), from_bytes(span.span_id, "big"))  # empty: 0
                     counted_upstream = attributes.get(sc.SCI_COUNTED) is True
                     noted.append((*key, from_bytes(span.parent_span_id, "big"), counted_upstream))
@@ -232,58 +207,76 @@ class _Enrichment:
         return pending
 
     def cost(self, pending: list[_GenAISpan]) -> None:
-        """Count or mark each span of ``pending`` and append its carbon attributes; estimated calls sharing
-        a plan, a reading and ``keep_cost`` are costed together."""
+        """Count or mark each span of ``pending`` and append its carbon attributes, in request order.
+
+        Each call is prepared, then the batch is judged against the memory of spans, countable
+        calls claimed as counted at once (:meth:`CallNests.claim`); estimated calls sharing a plan, a
+        reading and ``keep_cost`` are costed together.  Then each span is recorded and written, in
+        the order it came; a failure there leaves that span as it came (logged once).
+        """
         context = self.context
-        together: dict[tuple[int, int, bool], tuple[IntensityReading, list[tuple[_GenAISpan, PreparedCall]]]] = {}
-        for call, duplicate in zip(pending, self.nests.duplicates([call.key for call in pending])):
+        prepared = [prepare(call.attributes, call.resource, context) for call in pending]
+        duplicates = self.nests.claim([(call.key, type(one) is PreparedCall) for call, one in zip(pending, prepared)])
+        outcomes: list[_Outcome] = [_DUPLICATE] * len(pending)
+        together: dict[tuple[int, int, bool], tuple[IntensityReading, list[int]]] = {}
+        for position, (one, duplicate) in enumerate(zip(prepared, duplicates)):
             if duplicate:
-                if self.accountant is not None:
-                    self.accountant.record_duplicate()
-                call.spans[call.position] = call.raw + attributes_wire(uncounted(sc.STATUS_DUPLICATE).attributes)
                 continue
-            prepared = prepare(call.attributes, call.resource, context)
-            if isinstance(prepared, CallCarbon):
-                self.write(call, prepared)
+            if not isinstance(one, PreparedCall):
+                outcomes[position] = one  # not counted, and why
                 continue
-            reading = context.intensity.lookup(prepared.plan.zone)
-            if prepared.measured is not None:
-                self.write(call, costed(prepared, reading))
+            reading = context.intensity.lookup(one.plan.zone)
+            if one.measured is not None or CostedColumns is None:
+                outcomes[position] = costed(one, reading)
                 continue
-            key = (id(prepared.plan), id(reading), prepared.keep_cost)
+            key = (id(one.plan), id(reading), one.keep_cost)
             group = together.get(key)
             if group is None:
                 group = together[key] = (reading, [])
-            group[1].append((call, prepared))
-        for reading, members in together.values():
-            if CostedColumns is None or len(members) < MIN_CALLS:
-                for call, prepared in members:
-                    self.write(call, costed(prepared, reading))
-            else:
-                self.write_together(reading, members)
-
-    def write(self, call: _GenAISpan, result: CallCarbon) -> None:
-        """Count and record one call's ``result``, and append its attributes to its span."""
-        if result.counted:
-            self.nests.mark_counted(*call.key)
-            self.counted += 1
-        if self.accountant is not None:
-            self.accountant.record(result, call.attributes, call.resource, *call.key, call.end_time_ns)
-        call.spans[call.position] = call.raw + attributes_wire(result.attributes, result.shared)
-
-    def write_together(self, reading: IntensityReading, members: list[tuple[_GenAISpan, PreparedCall]]) -> None:
-        """:meth:`write` for estimated calls of one plan at ``reading``, costed as columns."""
-        first = members[0][1]
-        columns = CostedColumns(first.plan, reading, first.keep_cost, [prepared.usage for _, prepared in members])
-        counted = []
-        for index, ((call, prepared), wire) in enumerate(zip(members, columns.attributes_wires())):
-            if wire is None:  # a value would be non-finite or negative: costed alone, which says so
-                self.write(call, costed(prepared, reading))
+            group[1].append(position)
+        for reading, positions in together.values():
+            if len(positions) < MIN_CALLS:
+                for position in positions:
+                    outcomes[position] = costed(prepared[position], reading)  # type: ignore[arg-type]
                 continue
-            if self.accountant is not None:
-                self.accountant.record(columns.result(index), call.attributes, call.resource, *call.key,
-                                       call.end_time_ns)
-            call.spans[call.position] = call.raw + wire
-            counted.append(call.key)
-        self.nests.mark_all_counted(counted)
-        self.counted += len(counted)
+            first: PreparedCall = prepared[positions[0]]  # type: ignore[assignment]
+            columns = CostedColumns(first.plan, reading, first.keep_cost,
+                                    [prepared[position].usage for position in positions])  # type: ignore[union-attr]
+            for index, (position, wire) in enumerate(zip(positions, columns.attributes_wires())):
+                # None: a value would be non-finite or negative; costed alone, which says so
+                outcomes[position] = costed(prepared[position], reading) if wire is None else (  # type: ignore[arg-type]
+                    columns, index, wire)
+        self.nests.unmark_counted([call.key for call, one, outcome in zip(pending, prepared, outcomes)
+                                   if type(one) is PreparedCall and isinstance(outcome, CallCarbon)
+                                   and not outcome.counted])
+        for call, outcome in zip(pending, outcomes):
+            try:
+                self.write(call, outcome)
+            except Exception:  # noqa: BLE001 - the span goes out as it came; the others are written
+                log_once(_logger, "collector.write", "otel-carbon collector could not write a span's carbon",
+                         exc_info=True)
+
+    def write(self, call: _GenAISpan, outcome: _Outcome) -> None:
+        """Record one call's outcome (counted or why not), and append its attributes to its span."""
+        accountant = self.accountant
+        if isinstance(outcome, CallCarbon):
+            if outcome is _DUPLICATE:
+                if accountant is not None:
+                    accountant.record_duplicate()
+            else:
+                if accountant is not None:
+                    accountant.record(outcome, call.attributes, call.resource, *call.key, call.end_time_ns)
+                self.counted += outcome.counted
+            call.spans[call.position] = call.raw + attributes_wire(outcome.attributes, outcome.shared)
+            return
+        columns, index, wire = outcome
+        if accountant is not None:
+            accountant.record(columns.result(index), call.attributes, call.resource, *call.key, call.end_time_ns)
+        self.counted += 1
+        call.spans[call.position] = call.raw + wire
+
+
+#: What becomes of one GenAI span: a :class:`CallCarbon` (counted, or why not), or its place among
+#: calls costed together (the columns, its index there, its encoded attributes).
+_Outcome = CallCarbon | tuple[Any, int, bytes]
+_DUPLICATE = uncounted(sc.STATUS_DUPLICATE)

@@ -73,20 +73,29 @@ class CallNests:
         with self._lock:
             self._counted.add((trace_id, span_id))
 
-    def mark_all_counted(self, keys: Iterable[SpanKey]) -> None:
-        """:meth:`mark_counted` for each ``(trace id, span id)`` of ``keys``, at once."""
+    def unmark_counted(self, keys: Iterable[SpanKey]) -> None:
+        """Forget that the spans ``keys`` were counted (claimed by :meth:`claim`, then not counted after all)."""
         with self._lock:
-            self._counted.update(keys)
+            self._counted.difference_update(keys)
 
     def is_duplicate(self, trace_id: int, span_id: int) -> bool:
         """Whether the span duplicates a counted span of its call (rules 2 and 3 of the module docstring)."""
         with self._lock:
             return self._is_duplicate((trace_id, span_id))
 
-    def duplicates(self, keys: Iterable[SpanKey]) -> list[bool]:
-        """:meth:`is_duplicate` for each ``(trace id, span id)`` of ``keys``, at once."""
+    def claim(self, spans: Iterable[tuple[SpanKey, bool]]) -> list[bool]:
+        """For each ``(span key, countable)`` of a batch, in order, whether the span is a duplicate
+        (:meth:`is_duplicate`); a countable span that is not is marked counted before the next one is
+        judged, as judging and counting span by span would.  One lock for the batch: no other batch
+        is judged in between (two batches holding an outer and an inner span of one call count it once)."""
+        duplicates = []
         with self._lock:
-            return [self._is_duplicate(key) for key in keys]
+            for key, countable in spans:
+                duplicate = self._is_duplicate(key)
+                if countable and not duplicate:
+                    self._counted.add(key)
+                duplicates.append(duplicate)
+        return duplicates
 
     def _note(self, trace_id: int, span_id: int, parent_id: int | None, counted: bool) -> None:
         key = (trace_id, span_id)

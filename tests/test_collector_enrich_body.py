@@ -132,3 +132,76 @@ def test_calls_costed_together_and_one_by_one_give_the_same_bytes(calls, monkeyp
     monkeypatch.setattr(otlp, "CostedColumns", None)  # as without numpy (a base install)
     alone = enrich_body(body, CONTEXT, nests=CallNests())
     assert together == alone and together.counted == calls
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: tag, varint length, payload."""
+    length, size = bytearray(), len(payload)
+    while size > 0x7F:
+        length.append(size & 0x7F | 0x80)
+        size >>= 7
+    return bytes([tag, *length, size]) + payload
+
+
+def test_a_resource_and_a_scope_sent_in_pieces_are_read_merged_and_forwarded_whole():
+    """Protobuf merges a message field that comes in several pieces: every piece is read and goes out."""
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+    span = Span(name="chat", trace_id=bytes(15) + b"\x03", span_id=bytes(7) + b"\x01")
+    span.attributes.extend(_attributes({**LOCAL, "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 9}))
+    first = Resource(attributes=_attributes({"cloud.provider": "gcp", "service.name": "batch"}))
+    second = Resource(attributes=_attributes({"cloud.region": "europe-west1"}))
+    scope_spans = (_field(0x0A, InstrumentationScope(name="lib").SerializeToString())  # ScopeSpans.scope, twice
+                   + _field(0x12, span.SerializeToString())
+                   + _field(0x0A, InstrumentationScope(version="1.0").SerializeToString()))
+    resource_spans = (_field(0x0A, first.SerializeToString()) + _field(0x12, scope_spans)  # ResourceSpans.resource,
+                      + _field(0x0A, second.SerializeToString()))  # twice, around the scope
+    body = _field(0x0A, resource_spans)
+    request = ExportTraceServiceRequest.FromString(body)
+    assert [kv.key for kv in request.resource_spans[0].resource.attributes] == [
+        "cloud.provider", "service.name", "cloud.region"]
+    assert request.resource_spans[0].scope_spans[0].scope == InstrumentationScope(name="lib", version="1.0")
+    enriched = enrich_body(body, CONTEXT, nests=CallNests())
+    out = ExportTraceServiceRequest.FromString(enriched.body)
+    assert out.resource_spans[0].resource == request.resource_spans[0].resource
+    assert out.resource_spans[0].scope_spans[0].scope == request.resource_spans[0].scope_spans[0].scope
+    (span_out,) = out.resource_spans[0].scope_spans[0].spans
+    zone = {kv.key: kv.value.string_value for kv in span_out.attributes}[sc.SCI_INTENSITY_ZONE]
+    assert zone == "BE" and enriched.counted == 1  # the region came in the second piece
+
+
+class _FailingOnce:
+    """An accountant whose second record fails."""
+
+    def __init__(self) -> None:
+        self.recorded: list[int] = []
+
+    def record(self, result, attributes, resource, trace_id, span_id, end_time_ns=None) -> None:
+        if len(self.recorded) == 1 and span_id not in self.recorded:
+            self.recorded.append(-span_id)
+            raise RuntimeError("a sink failed")
+        self.recorded.append(span_id)
+
+    def record_duplicate(self) -> None:
+        raise AssertionError("no duplicates here")
+
+
+@pytest.mark.parametrize("calls", [3, 2 * MIN_CALLS])
+def test_a_span_whose_recording_fails_goes_out_as_it_came_and_the_others_are_written(calls, caplog, monkeypatch):
+    from otel_carbon import _log
+
+    monkeypatch.setattr(_log, "_seen", set())  # log_once remembers keys process-wide
+    request = ExportTraceServiceRequest()
+    scope_spans = request.resource_spans.add().scope_spans.add()
+    for index in range(calls):
+        span = scope_spans.spans.add(name="chat", trace_id=bytes(15) + b"\x09", span_id=(index + 1).to_bytes(8, "big"))
+        span.attributes.extend(_attributes({**GENAI, "gen_ai.usage.input_tokens": 10 + index,
+                                            "gen_ai.usage.output_tokens": 5}))
+    accountant = _FailingOnce()
+    enriched = enrich_body(request.SerializeToString(), CONTEXT, accountant, CallNests())  # type: ignore[arg-type]
+    out = ExportTraceServiceRequest.FromString(enriched.body).resource_spans[0].scope_spans[0].spans
+    assert accountant.recorded[1] == -2  # the second span's record failed
+    assert [len(span.attributes) > len(GENAI) + 2 for span in out] == [index != 1 for index in range(calls)]
+    assert enriched.counted == calls - 1
+    assert "could not write a span's carbon" in caplog.text

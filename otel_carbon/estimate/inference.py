@@ -79,7 +79,8 @@ class TokenUsage(NamedTuple):
 
 
 def _at_least_zero(count: Any) -> Any:
-    """``max(count, 0)`` for a count, or element by element for a column of counts."""
+    """``max(count, 0)`` for an integer count, or element by element for a column of them (floats holding
+    integers: a negative float would give -0.0)."""
     return count * (count > 0)
 
 
