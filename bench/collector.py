@@ -32,7 +32,8 @@ until the sink has them all; spans/s/core = spans / CPU seconds of the agent
 best round is kept.  Skipped, saying why, when the agent is not installed or
 does not start here (or with ``--no-rotel``).
 
-    python bench/collector.py [--spans 20000] [--rounds 5] [--rotel-requests 100] [--no-rotel] [--json]
+    python bench/collector.py [--spans 20000] [--rounds 5] [--batches 1,100,1000] [--no-steps]
+                              [--rotel-requests 100] [--no-rotel] [--json]
 """
 
 from __future__ import annotations
@@ -116,11 +117,11 @@ def _round(bodies: list[bytes], context: EnrichmentContext, nests: CallNests) ->
     return middle - start, clock() - middle
 
 
-def run(total_spans: int, rounds: int) -> dict:
+def run(total_spans: int, rounds: int, batches: tuple[int, ...] = (1, 100, 1000)) -> dict:
     """Per batch size: spans/s of each configuration in its best round, and the median round's cost ratio."""
     context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
     result = {}
-    for batch in (1, 100, 1000):
+    for batch in batches:
         requests = max(total_spans // batch, 1)
         nests = CallNests()  # one gateway's memory of recent spans, kept from request to request
         _round([request_body(batch, seed) for seed in range(WARM_UP_SPANS // batch)], context, nests)
@@ -330,11 +331,13 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--batches", default="1,100,1000", help="spans per request, comma-separated")
+    parser.add_argument("--no-steps", action="store_true", help="skip the per-step timings")
     parser.add_argument("--rotel-requests", type=int, default=100, help="1000-span requests per rotel round")
     parser.add_argument("--no-rotel", action="store_true", help="skip the rotel agent")
     args = parser.parse_args()
-    result = run(args.spans, args.rounds)
-    steps = genai_span_steps(args.rounds)
+    result = run(args.spans, args.rounds, tuple(int(batch) for batch in args.batches.split(",")))
+    steps = {} if args.no_steps else genai_span_steps(args.rounds)
     rotel: dict[str, Any] = {"skipped": "--no-rotel"} if args.no_rotel else run_rotel(max(args.rotel_requests, 1), args.rounds)
     if args.json:
         print(json.dumps({**result, "genai_span_steps_us": steps, "rotel": rotel,
@@ -343,9 +346,10 @@ def main() -> None:
     for batch, r in result.items():
         print(f"batch {batch:>4}: pass-through {r['pass_through_spans_per_s']:>9.0f} spans/s, "
               f"enrich {r['enrich_spans_per_s']:>8.0f} spans/s, cost {r['cost_ratio']:.2f}×")
-    print("enrichment steps, µs per GenAI span:")
-    for name, us in steps.items():
-        print(f"  {name:<40} {us:>6.2f}")
+    if steps:
+        print("enrichment steps, µs per GenAI span:")
+        for name, us in steps.items():
+            print(f"  {name:<46} {us:>6.2f}")
     print(f"OpenTelemetry Collector, published: ≈{COLLECTOR_PUBLISHED_SPANS_PER_S_CORE} spans/s/core")
     if "skipped" in rotel:
         print(f"rotel: skipped ({rotel['skipped']})")

@@ -192,6 +192,44 @@ def test_a_retried_export_is_counted_once_by_the_gateway():
     assert metrics.requests() == 1
 
 
+def test_claiming_a_batch_judges_and_counts_span_by_span_under_one_lock():
+    """``CallNests.claim`` gives the answers of ``is_duplicate`` + ``mark_counted`` taken in turn."""
+    from otel_carbon.processors.nesting import CallNests
+
+    def span_by_span(spans, batches):
+        nests = CallNests()
+        answers = []
+        for batch in batches:
+            nests.note_all([(1, span, parent, False) for span, parent, _ in (spans[i] for i in batch)])
+            for span, _, countable in (spans[i] for i in batch):
+                duplicate = nests.is_duplicate(1, span)
+                if countable and not duplicate:
+                    nests.mark_counted(1, span)
+                answers.append(duplicate)
+        return answers
+
+    def claimed(spans, batches):
+        nests = CallNests()
+        answers = []
+        for batch in batches:
+            nests.note_all([(1, span, parent, False) for span, parent, _ in (spans[i] for i in batch)])
+            answers += nests.claim([((1, span), countable) for span, _, countable in (spans[i] for i in batch)])
+        return answers
+
+    # (span, parent, countable): an outer call (10) with its inner one (11); a wrapper without usage (20)
+    # whose inner call (21) comes in a later batch; a call repeated in one batch (30).
+    spans = [(10, 0, True), (11, 10, True), (20, 0, False), (21, 20, True), (30, 0, True), (30, 0, True)]
+    for batches in ([[0, 1, 2, 4, 5], [3]], [[1, 0], [2], [3, 4, 5]], [[0], [1], [2, 3, 4, 5]]):
+        assert claimed(spans, batches) == span_by_span(spans, batches), batches
+    assert claimed(spans, [[0], [1]]) == [False, True]  # the outer span came first: the inner one duplicates it
+    nests = CallNests()
+    nests.note_all([(1, 20, 0, False)])
+    nests.claim([((1, 20), True)])
+    nests.unmark_counted([(1, 20)])  # claimed, then not counted after all (a non-finite value)
+    nests.note_all([(1, 21, 20, False)])
+    assert nests.claim([((1, 21), True)]) == [False]  # so its inner call still counts
+
+
 # --- bounds: nothing non-finite or negative leaves, whatever the token values ---------------------
 
 TOKEN_VALUES = st.one_of(
