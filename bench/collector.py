@@ -15,9 +15,12 @@ timed on their own: they are the same with or without enrichment.
 A round passes its requests through, then enriches and forwards the same
 requests: each configuration runs as it would on its own, and both see nearly
 the same machine (a VM's speed drifts within seconds).  Before the rounds, the
-gateway enriches ``WARM_UP_SPANS`` spans of other requests, as a running
-gateway has (it keeps the attribute entries it has decoded: names, token
-counts).  Spans/s per core = spans processed / CPU seconds of this thread, in
+gateway enriches ``WARM_UP_REQUESTS`` other requests, as a gateway that has
+run a while (it keeps the attribute entries it has decoded: names, token
+counts).  Rows: 1, 100 and 1000 spans per request with minimal spans (five
+attributes per GenAI span, three per plain span), then 1000 spans per request
+as instrumentations write them (twelve and ten attributes, a response id new
+with every call).  Spans/s per core = spans processed / CPU seconds of this thread, in
 the best round; the cost ratio is the median round's (enrich-and-forward CPU s
 / pass-through CPU s).  Then each
 step of enriching one GenAI span is timed alone, per GenAI span.
@@ -70,35 +73,52 @@ from otel_carbon.semconv import SCI_CARBON
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
          "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300}
 PLAIN = {"http.request.method": "GET", "url.path": "/health", "http.response.status_code": 200}
+#: The same spans with the attributes their instrumentations write: a chat call as our OpenAI
+#: instrumentation records it (its response id new with every call), an HTTP server span per the
+#: HTTP conventions.
+GENAI_INSTRUMENTED = {**GENAI, "gen_ai.request.max_tokens": 512, "gen_ai.request.temperature": 0.2,
+                      "gen_ai.response.model": "gpt-4o-mini-2024-07-18", "gen_ai.response.finish_reasons": ["stop"],
+                      "server.address": "api.openai.com", "server.port": 443}
+PLAIN_INSTRUMENTED = {"http.request.method": "GET", "http.route": "/v1/items/{id}", "url.scheme": "https",
+                      "http.response.status_code": 200, "server.address": "shop.example.com", "server.port": 443,
+                      "network.protocol.version": "1.1", "client.address": "10.0.0.7",
+                      "user_agent.original": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"}
+#: Span attributes per input shape: (GenAI span, plain span).
+SHAPES = {"minimal": (GENAI, PLAIN), "instrumented": (GENAI_INSTRUMENTED, PLAIN_INSTRUMENTED)}
 #: The OpenTelemetry Collector's published throughput, OTLP spans/s on one CPU (its docs/performance.md).
 COLLECTOR_PUBLISHED_SPANS_PER_S_CORE = 12_000
 ROTEL_BATCH = 1000
 #: The agent's enrichment settings: the same zone as the in-process part, no live intensity provider.
 ROTEL_ENV = {"OTEL_CARBON_ZONE": "FR", "OTEL_CARBON_INTENSITY_PROVIDERS": "none",
              "OTEL_CARBON_INTENSITY_CACHE_FILE": "off"}
-#: Spans a gateway has enriched before a run is timed (it keeps the attribute entries it has decoded).
-WARM_UP_SPANS = 40_000
+#: 1000-span requests a gateway enriches before a row is timed: it has then seen nearly every token count
+#: of the input (1 - e**-5 of them) and keeps their attribute entries, as a gateway that has run a while.
+WARM_UP_REQUESTS = 160
 #: Seconds to wait for the agent to deliver a round to the sink.
 DELIVERY_TIMEOUT_S = 120.0
 
 
-def request_body(spans: int, seed: int = 0) -> bytes:
-    """An OTLP request of ``spans`` spans, every other one a GenAI chat span, the rest plain HTTP spans.
+def request_body(spans: int, seed: int = 0, shape: str = "minimal") -> bytes:
+    """An OTLP request of ``spans`` spans, every other one a GenAI chat span, the rest plain HTTP spans,
+    with the attributes of :data:`SHAPES` ``[shape]``.
 
     ``seed`` gives the request its own trace (new span ids for the gateway's memory, as in a real
     fleet) and its own token counts: input 1–16 000, output 1–2 000, from a fixed pseudo-random sequence.
     """
+    genai, plain = SHAPES[shape]
     request = ExportTraceServiceRequest()
     scope = request.resource_spans.add().scope_spans.add()
     trace_id = (seed + 1).to_bytes(16, "big")
     draw = seed * 7919 + 1
     for i in range(spans):
         span = scope.spans.add(name=f"span {i}", trace_id=trace_id, span_id=(i + 1).to_bytes(8, "big"))
-        attributes = PLAIN
+        attributes: dict[str, Any] = {**plain, "url.path": f"/v1/items/{i}"} if shape == "instrumented" else plain
         if i % 2 == 0:
             draw = (draw * 1103515245 + 12345) % 2**31  # the C standard's example generator
-            attributes = {**GENAI, "gen_ai.usage.input_tokens": 1 + draw % 16_000,
+            attributes = {**genai, "gen_ai.usage.input_tokens": 1 + draw % 16_000,
                           "gen_ai.usage.output_tokens": 1 + (draw >> 14) % 2_000}
+            if shape == "instrumented":
+                attributes["gen_ai.response.id"] = f"chatcmpl-{seed:010d}{i:06d}"
         span.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
     return request.SerializeToString()
 
@@ -118,18 +138,20 @@ def _round(bodies: list[bytes], context: EnrichmentContext, nests: CallNests) ->
 
 
 def run(total_spans: int, rounds: int, batches: tuple[int, ...] = (1, 100, 1000)) -> dict:
-    """Per batch size: spans/s of each configuration in its best round, and the median round's cost ratio."""
-    context = EnrichmentContext(settings=CarbonSettings(zone="FR"))
+    """Per batch size (minimal spans), then for 1000 instrumented spans: spans/s of each configuration in its
+    best round, and the median round's cost ratio."""
     result = {}
-    for batch in batches:
+    for batch, shape in [*((batch, "minimal") for batch in batches), (1000, "instrumented")]:
+        context = EnrichmentContext(settings=CarbonSettings(zone="FR"))  # a gateway of its own
+
         requests = max(total_spans // batch, 1)
         nests = CallNests()  # one gateway's memory of recent spans, kept from request to request
-        _round([request_body(batch, seed) for seed in range(WARM_UP_SPANS // batch)], context, nests)
-        first = WARM_UP_SPANS // batch
-        timings = [_round([request_body(batch, seed) for seed in range(seed0, seed0 + requests)], context, nests)
-                   for seed0 in range(first, first + rounds * requests, requests)]
+        _round([request_body(1000, seed, shape) for seed in range(WARM_UP_REQUESTS)], context, nests)
+        first = WARM_UP_REQUESTS * 1000 // batch  # (seeds after the warm-up's spans: new traces)
+        timings = [_round([request_body(batch, seed, shape) for seed in range(seed0, seed0 + requests)], context,
+                          nests) for seed0 in range(first, first + rounds * requests, requests)]
         spans = requests * batch
-        result[str(batch)] = {
+        result[str(batch) if shape == "minimal" else f"{batch} {shape}"] = {
             "pass_through_spans_per_s": spans / min(passing for passing, _ in timings),
             "enrich_spans_per_s": spans / min(enriching for _, enriching in timings),
             "cost_ratio": statistics.median(enriching / passing for passing, enriching in timings),
@@ -344,7 +366,7 @@ def main() -> None:
                           "collector_published_spans_per_s_per_core": COLLECTOR_PUBLISHED_SPANS_PER_S_CORE}, indent=2))
         return
     for batch, r in result.items():
-        print(f"batch {batch:>4}: pass-through {r['pass_through_spans_per_s']:>9.0f} spans/s, "
+        print(f"batch {batch:>17}: pass-through {r['pass_through_spans_per_s']:>9.0f} spans/s, "
               f"enrich {r['enrich_spans_per_s']:>8.0f} spans/s, cost {r['cost_ratio']:.2f}×")
     if steps:
         print("enrichment steps, µs per GenAI span:")

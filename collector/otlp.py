@@ -63,14 +63,14 @@ class _DecodedEntries(dict):  # type: ignore[type-arg]
 
     A GenAI span's attribute entries repeat from span to span (provider, model, operation, token
     counts), so its attributes are read as one ``dict`` built in C from kept pairs.  Long entries
-    (prompts, when captured) are decoded every time and never kept; the table is cleared when full
+    (prompts, when captured) and per-call ids are decoded every time and never kept; the table is cleared when full
     (at most :data:`_MAX_KEPT_ENTRIES` entries of :data:`_MAX_KEPT_ENTRY_BYTES`: a few MB).
     """
 
     def __missing__(self, raw: bytes) -> tuple[str, Any]:
         entry = KeyValue.FromString(raw)
         pair = (entry.key, python_value(entry.value))
-        if len(raw) <= _MAX_KEPT_ENTRY_BYTES:
+        if len(raw) <= _MAX_KEPT_ENTRY_BYTES and entry.key not in _UNIQUE_PER_CALL:
             if len(self) >= _MAX_KEPT_ENTRIES:
                 self.clear()
             self[raw] = pair
@@ -78,6 +78,8 @@ class _DecodedEntries(dict):  # type: ignore[type-arg]
 
 
 _MAX_KEPT_ENTRY_BYTES = 96
+#: Attributes whose value is new with every call: never kept (they would only push out the others).
+_UNIQUE_PER_CALL = frozenset({sc.GEN_AI_RESPONSE_ID})
 _MAX_KEPT_ENTRIES = 32768
 _decoded_entries = _DecodedEntries()
 
@@ -127,6 +129,7 @@ class _GenAISpan(NamedTuple):
     resource: Mapping[str, Any]
     key: SpanKey  # (trace id, span id)
     end_time_ns: int
+    prepared: PreparedCall | CallCarbon  # :func:`prepare`'s answer
 
 
 def enrich_body(
@@ -179,6 +182,7 @@ class _Enrichment:
         """The request's GenAI spans not yet accounted for; every GenAI span is noted in the memory of
         spans (and, with ``count_enriched``, those counted upstream are recorded)."""
         pending, noted = [], []
+        context = self.context
         from_bytes = int.from_bytes
         new_tuple = tuple.__new__  # a named tuple built in C (its own __new__ is Python: 4× slower)
         for resource_spans in request.resource_spans:
@@ -202,22 +206,24 @@ class _Enrichment:
                         _record_enriched(self.accountant, attributes, resource, *key, span.end_time_unix_nano)
                     if not accounted_for(attributes):
                         pending.append(new_tuple(_GenAISpan, (spans, index, raw, attributes, resource, key,
-                                                              span.end_time_unix_nano)))
+                                                              span.end_time_unix_nano,
+                                                              prepare(attributes, resource, context))))
         self.nests.note_all(noted)  # every GenAI span of the request before any is judged a duplicate
         return pending
 
     def cost(self, pending: list[_GenAISpan]) -> None:
         """Count or mark each span of ``pending`` and append its carbon attributes, in request order.
 
-        Each call is prepared, then the batch is judged against the memory of spans, countable
-        calls claimed as counted at once (:meth:`CallNests.claim`); estimated calls sharing a plan, a
-        reading and ``keep_cost`` are costed together.  Then each span is recorded and written, in
-        the order it came; a failure there leaves that span as it came (logged once).
+        The batch is judged against the memory of spans, countable (prepared) calls claimed as
+        counted at once (:meth:`CallNests.claim`); estimated calls sharing a plan, a reading and
+        ``keep_cost`` are costed together.  Then each span is recorded and written, in the order it
+        came; a failure there leaves that span as it came (logged once).
         """
         context = self.context
-        prepared = [prepare(call.attributes, call.resource, context) for call in pending]
-        duplicates = self.nests.claim([(call.key, type(one) is PreparedCall) for call, one in zip(pending, prepared)])
+        prepared = [call.prepared for call in pending]
+        duplicates = self.nests.claim([(call.key, type(call.prepared) is PreparedCall) for call in pending])
         outcomes: list[_Outcome] = [_DUPLICATE] * len(pending)
+        alone: list[int] = []  # prepared calls costed one by one (which may turn out not counted)
         together: dict[tuple[int, int, bool], tuple[IntensityReading, list[int]]] = {}
         for position, (one, duplicate) in enumerate(zip(prepared, duplicates)):
             if duplicate:
@@ -228,6 +234,7 @@ class _Enrichment:
             reading = context.intensity.lookup(one.plan.zone)
             if one.measured is not None or CostedColumns is None:
                 outcomes[position] = costed(one, reading)
+                alone.append(position)
                 continue
             key = (id(one.plan), id(reading), one.keep_cost)
             group = together.get(key)
@@ -238,17 +245,19 @@ class _Enrichment:
             if len(positions) < MIN_CALLS:
                 for position in positions:
                     outcomes[position] = costed(prepared[position], reading)  # type: ignore[arg-type]
+                alone += positions
                 continue
             first: PreparedCall = prepared[positions[0]]  # type: ignore[assignment]
             columns = CostedColumns(first.plan, reading, first.keep_cost,
                                     [prepared[position].usage for position in positions])  # type: ignore[union-attr]
             for index, (position, wire) in enumerate(zip(positions, columns.attributes_wires())):
-                # None: a value would be non-finite or negative; costed alone, which says so
-                outcomes[position] = costed(prepared[position], reading) if wire is None else (  # type: ignore[arg-type]
-                    columns, index, wire)
-        self.nests.unmark_counted([call.key for call, one, outcome in zip(pending, prepared, outcomes)
-                                   if type(one) is PreparedCall and isinstance(outcome, CallCarbon)
-                                   and not outcome.counted])
+                if wire is None:  # a value would be non-finite or negative: costed alone, which says so
+                    outcomes[position] = costed(prepared[position], reading)  # type: ignore[arg-type]
+                    alone.append(position)
+                else:
+                    outcomes[position] = (columns, index, wire)
+        self.nests.unmark_counted([pending[position].key for position in alone
+                                   if not outcomes[position].counted])  # type: ignore[union-attr]
         for call, outcome in zip(pending, outcomes):
             try:
                 self.write(call, outcome)

@@ -59,14 +59,26 @@ class CallNests:
         batch, it was counted on arrival and the inner one is then the duplicate:
         still one count for the call.
         """
-        with self._lock:
-            self._note(trace_id, span_id, parent_id, counted)
+        self.note_all(((trace_id, span_id, parent_id, counted),))
 
     def note_all(self, spans: Iterable[tuple[int, int, int | None, bool]]) -> None:
         """:meth:`note` each ``(trace id, span id, parent id, counted)`` of ``spans`` (a batch), at once."""
+        parent_of, has_genai_child, counted_spans = self._parent_of, self._has_genai_child, self._counted
         with self._lock:
             for trace_id, span_id, parent_id, counted in spans:
-                self._note(trace_id, span_id, parent_id, counted)
+                key = (trace_id, span_id)
+                if parent_id:
+                    parent: SpanKey | None = (trace_id, parent_id)
+                    has_genai_child[parent] = None
+                    has_genai_child.move_to_end(parent)
+                else:
+                    parent = None
+                parent_of[key] = parent
+                parent_of.move_to_end(key)
+                if counted:
+                    counted_spans.add(key)
+            if len(parent_of) > self._capacity or len(has_genai_child) > self._capacity:
+                self._trim()
 
     def mark_counted(self, trace_id: int, span_id: int) -> None:
         """Record that this span was counted (its later-arriving inner spans are then duplicates)."""
@@ -80,49 +92,34 @@ class CallNests:
 
     def is_duplicate(self, trace_id: int, span_id: int) -> bool:
         """Whether the span duplicates a counted span of its call (rules 2 and 3 of the module docstring)."""
-        with self._lock:
-            return self._is_duplicate((trace_id, span_id))
+        return self.claim((((trace_id, span_id), False),))[0]
 
     def claim(self, spans: Iterable[tuple[SpanKey, bool]]) -> list[bool]:
         """For each ``(span key, countable)`` of a batch, in order, whether the span is a duplicate
         (:meth:`is_duplicate`); a countable span that is not is marked counted before the next one is
         judged, as judging and counting span by span would.  One lock for the batch: no other batch
         is judged in between (two batches holding an outer and an inner span of one call count it once)."""
+        parent_of, has_genai_child, counted_spans = self._parent_of, self._has_genai_child, self._counted
         duplicates = []
         with self._lock:
             for key, countable in spans:
-                duplicate = self._is_duplicate(key)
-                if countable and not duplicate:
-                    self._counted.add(key)
+                if key in counted_spans:
+                    duplicate = False
+                elif key in has_genai_child:  # rule 2
+                    duplicate = True
+                else:  # rule 3: below a counted span (walked up to _MAX_DEPTH GenAI parents)
+                    duplicate, ancestor = False, parent_of.get(key)
+                    for _ in range(_MAX_DEPTH):
+                        if ancestor is None:
+                            break
+                        if ancestor in counted_spans:
+                            duplicate = True
+                            break
+                        ancestor = parent_of.get(ancestor)
+                    if countable and not duplicate:
+                        counted_spans.add(key)
                 duplicates.append(duplicate)
         return duplicates
-
-    def _note(self, trace_id: int, span_id: int, parent_id: int | None, counted: bool) -> None:
-        key = (trace_id, span_id)
-        parent = (trace_id, parent_id) if parent_id else None
-        parent_of, has_genai_child = self._parent_of, self._has_genai_child
-        parent_of[key] = parent
-        parent_of.move_to_end(key)
-        if counted:
-            self._counted.add(key)
-        if parent is not None:
-            has_genai_child[parent] = None
-            has_genai_child.move_to_end(parent)
-        if len(parent_of) > self._capacity or len(has_genai_child) > self._capacity:
-            self._trim()
-
-    def _is_duplicate(self, key: SpanKey | None) -> bool:
-        if key in self._counted:
-            return False
-        if key in self._has_genai_child:
-            return True
-        for _ in range(_MAX_DEPTH):
-            key = self._parent_of.get(key) if key is not None else None
-            if key is None:
-                return False
-            if key in self._counted:
-                return True
-        return False
 
     def _trim(self) -> None:
         while len(self._parent_of) > self._capacity:
