@@ -220,12 +220,12 @@ class _Enrichment:
         came; a failure there leaves that span as it came (logged once).
         """
         context = self.context
-        prepared = [call.prepared for call in pending]
         duplicates = self.nests.claim([(call.key, type(call.prepared) is PreparedCall) for call in pending])
         outcomes: list[_Outcome] = [_DUPLICATE] * len(pending)
         alone: list[int] = []  # prepared calls costed one by one (which may turn out not counted)
-        together: dict[tuple[int, int, bool], tuple[IntensityReading, list[int]]] = {}
-        for position, (one, duplicate) in enumerate(zip(prepared, duplicates)):
+        together: dict[tuple[int, int, bool], tuple[IntensityReading, list[tuple[int, PreparedCall]]]] = {}
+        for position, (call, duplicate) in enumerate(zip(pending, duplicates)):
+            one = call.prepared
             if duplicate:
                 continue
             if not isinstance(one, PreparedCall):
@@ -240,24 +240,23 @@ class _Enrichment:
             group = together.get(key)
             if group is None:
                 group = together[key] = (reading, [])
-            group[1].append(position)
-        for reading, positions in together.values():
-            if len(positions) < MIN_CALLS:
-                for position in positions:
-                    outcomes[position] = costed(prepared[position], reading)  # type: ignore[arg-type]
-                alone += positions
+            group[1].append((position, one))
+        for reading, members in together.values():
+            if len(members) < MIN_CALLS:
+                for position, one in members:
+                    outcomes[position] = costed(one, reading)
+                    alone.append(position)
                 continue
-            first: PreparedCall = prepared[positions[0]]  # type: ignore[assignment]
-            columns = CostedColumns(first.plan, reading, first.keep_cost,
-                                    [prepared[position].usage for position in positions])  # type: ignore[union-attr]
-            for index, (position, wire) in enumerate(zip(positions, columns.attributes_wires())):
+            first = members[0][1]
+            columns = CostedColumns(first.plan, reading, first.keep_cost, [one.usage for _, one in members])
+            for index, ((position, one), wire) in enumerate(zip(members, columns.attributes_wires())):
                 if wire is None:  # a value would be non-finite or negative: costed alone, which says so
-                    outcomes[position] = costed(prepared[position], reading)  # type: ignore[arg-type]
+                    outcomes[position] = costed(one, reading)
                     alone.append(position)
                 else:
                     outcomes[position] = (columns, index, wire)
         self.nests.unmark_counted([pending[position].key for position in alone
-                                   if not outcomes[position].counted])  # type: ignore[union-attr]
+                                   if isinstance(outcome := outcomes[position], CallCarbon) and not outcome.counted])
         for call, outcome in zip(pending, outcomes):
             try:
                 self.write(call, outcome)

@@ -68,12 +68,12 @@ class CallNests:
             for trace_id, span_id, parent_id, counted in spans:
                 key = (trace_id, span_id)
                 if parent_id:
-                    parent: SpanKey | None = (trace_id, parent_id)
+                    parent = (trace_id, parent_id)
                     has_genai_child[parent] = None
                     has_genai_child.move_to_end(parent)
+                    parent_of[key] = parent
                 else:
-                    parent = None
-                parent_of[key] = parent
+                    parent_of[key] = None
                 parent_of.move_to_end(key)
                 if counted:
                     counted_spans.add(key)
