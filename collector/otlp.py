@@ -221,7 +221,7 @@ class _Enrichment:
         """
         context = self.context
         duplicates = self.nests.claim([(call.key, type(call.prepared) is PreparedCall) for call in pending])
-        outcomes: list[_Outcome] = [_DUPLICATE] * len(pending)
+        outcomes: list[_Outcome | None] = [_DUPLICATE] * len(pending)
         alone: list[int] = []  # prepared calls costed one by one (which may turn out not counted)
         together: dict[tuple[int, int, bool], tuple[IntensityReading, list[tuple[int, PreparedCall]]]] = {}
         for position, (call, duplicate) in enumerate(zip(pending, duplicates)):
@@ -253,11 +253,19 @@ class _Enrichment:
                 if wire is None:  # a value would be non-finite or negative: costed alone, which says so
                     outcomes[position] = costed(one, reading)
                     alone.append(position)
-                else:
+                elif self.accountant is not None:  # recorded in request order, below
                     outcomes[position] = (columns, index, wire)
+                else:  # nothing to record: written now
+                    call = pending[position]
+                    call.spans[call.position] = call.raw + wire
+                    self.counted += 1
+                    outcomes[position] = None
         self.nests.unmark_counted([pending[position].key for position in alone
                                    if isinstance(outcome := outcomes[position], CallCarbon) and not outcome.counted])
+        # Then each outcome not written yet, in request order.
         for call, outcome in zip(pending, outcomes):
+            if outcome is None:  # written already
+                continue
             try:
                 self.write(call, outcome)
             except Exception:  # noqa: BLE001 - the span goes out as it came; the others are written
