@@ -63,8 +63,9 @@ class _DecodedEntries(dict):  # type: ignore[type-arg]
 
     A GenAI span's attribute entries repeat from span to span (provider, model, operation, token
     counts), so its attributes are read as one ``dict`` built in C from kept pairs.  Long entries
-    (prompts, when captured) and per-call ids are decoded every time and never kept; the table is cleared when full
-    (at most :data:`_MAX_KEPT_ENTRIES` entries of :data:`_MAX_KEPT_ENTRY_BYTES`: a few MB).
+    (prompts, when captured) and per-call ids are decoded every time and never kept; the table is
+    cleared when full (at most :data:`_MAX_KEPT_ENTRIES` entries of at most
+    :data:`_MAX_KEPT_ENTRY_BYTES`: a few MB).
     """
 
     def __missing__(self, raw: bytes) -> tuple[str, Any]:
