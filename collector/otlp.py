@@ -178,6 +178,8 @@ class _Enrichment:
         self.accountant = accountant
         self.nests = nests
         self.counted = 0  #: GenAI spans counted so far
+        #: Per span read and not accounted for: (its key, whether it can be counted), for :meth:`CallNests.claim`.
+        self.claims: list[tuple[SpanKey, bool]] = []
 
     def read(self, request: Message, count_enriched: bool) -> list[_GenAISpan]:
         """The request's GenAI spans not yet accounted for; every GenAI span is noted in the memory of
@@ -186,6 +188,7 @@ class _Enrichment:
         context = self.context
         from_bytes = int.from_bytes
         new_tuple = tuple.__new__  # a named tuple built in C (its own __new__ is Python: 4× slower)
+        decoded = _decoded_entries.__getitem__
         for resource_spans in request.resource_spans:
             resource: dict[str, Any] | None = None
             for scope_spans in resource_spans.scope_spans:
@@ -194,21 +197,23 @@ class _Enrichment:
                 for index in compress(range(len(raws)), map(operator.contains, raws, repeat(MARKER_BYTES))):
                     raw = raws[index]
                     span = _SpanView.FromString(raw)
-                    attributes = _wire_attributes(span.attributes)
+                    attributes = dict(map(decoded, span.attributes[:]))  # as _wire_attributes, inlined: the hot loop
                     if not is_genai(attributes):
                         continue
                     if resource is None:  # its pieces, joined, parse as one merged resource
                         resource = _wire_attributes(
                             _ResourceView.FromString(b"".join(resource_spans.resource)).attributes)
-                    key = (from_bytes(span.trace_id, "big"), from_bytes(span.span_id, "big"))  # empty: 0
+                    trace_id, span_id = from_bytes(span.trace_id, "big"), from_bytes(span.span_id, "big")  # empty: 0
+                    key = (trace_id, span_id)
                     counted_upstream = attributes.get(sc.SCI_COUNTED) is True
-                    noted.append((*key, from_bytes(span.parent_span_id, "big"), counted_upstream))
+                    noted.append((trace_id, span_id, from_bytes(span.parent_span_id, "big"), counted_upstream))
                     if counted_upstream and count_enriched and self.accountant is not None:
                         _record_enriched(self.accountant, attributes, resource, *key, span.end_time_unix_nano)
                     if not accounted_for(attributes):
+                        prepared = prepare(attributes, resource, context)
                         pending.append(new_tuple(_GenAISpan, (spans, index, raw, attributes, resource, key,
-                                                              span.end_time_unix_nano,
-                                                              prepare(attributes, resource, context))))
+                                                              span.end_time_unix_nano, prepared)))
+                        self.claims.append((key, type(prepared) is PreparedCall))
         self.nests.note_all(noted)  # every GenAI span of the request before any is judged a duplicate
         return pending
 
@@ -221,10 +226,11 @@ class _Enrichment:
         came; a failure there leaves that span as it came (logged once).
         """
         context = self.context
-        duplicates = self.nests.claim([(call.key, type(call.prepared) is PreparedCall) for call in pending])
+        duplicates = self.nests.claim(self.claims)
         outcomes: list[_Outcome | None] = [_DUPLICATE] * len(pending)
         alone: list[int] = []  # prepared calls costed one by one (which may turn out not counted)
         together: dict[tuple[int, int, bool], tuple[IntensityReading, list[tuple[int, PreparedCall]]]] = {}
+        last: tuple[Any, ...] = (None, None, None, [])  # the group of the call before: plan, reading, keep_cost
         for position, (call, duplicate) in enumerate(zip(pending, duplicates)):
             one = call.prepared
             if duplicate:
@@ -237,11 +243,16 @@ class _Enrichment:
                 outcomes[position] = costed(one, reading)
                 alone.append(position)
                 continue
-            key = (id(one.plan), id(reading), one.keep_cost)
+            plan, keep_cost = one.plan, one.keep_cost
+            if plan is last[0] and reading is last[1] and keep_cost is last[2]:  # the usual case: as the call before
+                last[3].append((position, one))
+                continue
+            key = (id(plan), id(reading), keep_cost)
             group = together.get(key)
             if group is None:
                 group = together[key] = (reading, [])
             group[1].append((position, one))
+            last = (plan, reading, keep_cost, group[1])
         for reading, members in together.values():
             if len(members) < MIN_CALLS:
                 for position, one in members:

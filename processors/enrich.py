@@ -172,6 +172,8 @@ def measured_energy(attributes: Mapping[str, Any]) -> MeasuredEnergy | None:
     Raises :class:`InvalidUsage` for a value that is negative, non-finite,
     non-numeric or above :data:`MAX_MEASURED_J`.
     """
+    if sc.SCI_MEASURED_ACCELERATOR not in attributes and sc.SCI_MEASURED_HOST not in attributes:
+        return None  # the usual case: nothing measured
     accelerator = _joules(attributes.get(sc.SCI_MEASURED_ACCELERATOR))
     host = _joules(attributes.get(sc.SCI_MEASURED_HOST))
     if not accelerator and not host:  # nothing measured (a window that saw no energy is no measurement)
